@@ -1,0 +1,46 @@
+//! Reading the plugin's configuration: the `[plugins.NAME.config]` table of
+//! `orch.toml`.
+
+use serde::de::DeserializeOwned;
+
+use crate::bindings::host;
+use crate::PluginError;
+
+/// The raw value of `key`: strings as written, other values as JSON text.
+pub fn get(key: &str) -> Option<String> {
+    host::config(key)
+}
+
+/// The value of `key` parsed from JSON into `T`, or `None` when it is not set.
+///
+/// A value that does not parse is an `invalid-input` error naming the key.
+pub fn json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, PluginError> {
+    let Some(raw) = get(key) else {
+        return Ok(None);
+    };
+    parse(key, &raw).map(Some)
+}
+
+fn parse<T: DeserializeOwned>(key: &str, raw: &str) -> Result<T, PluginError> {
+    serde_json::from_str(raw).or_else(|first| {
+        // Plain strings come back unquoted; try them as a JSON string.
+        serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
+            PluginError::InvalidInput(format!("config key `{key}` is not valid: {first}"))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn parses_json_and_plain_strings() {
+        let n: u32 = parse("n", "42").unwrap();
+        assert_eq!(n, 42);
+        let s: String = parse("s", "hello").unwrap();
+        assert_eq!(s, "hello");
+        let err = parse::<Vec<u32>>("list", "[1, x]").unwrap_err();
+        assert!(err.to_string().contains("config key `list`"), "{err}");
+    }
+}
