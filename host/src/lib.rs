@@ -1,1 +1,4 @@
+//! orch: a durable pipeline for LLM coding tasks whose strategies — model
+//! routers, LLM providers, quality gates — are sandboxed WebAssembly plugins.
 
+pub mod sandbox;

@@ -1,0 +1,318 @@
+//! Capability grants: what the operator allows one plugin to do (HTTP
+//! origins, injected secrets, read-only paths, commands), the load-time check
+//! that a plugin asks for no more than that, and the run-time checks behind
+//! every `host` call. Nothing is granted by default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+use super::bindings::types::{Capabilities, CommandRequest};
+use super::glob;
+
+/// The `[plugins.NAME.grants]` table of `orch.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Origins as `scheme://host[:port]` patterns; `*` is a wildcard in the
+    /// host and may stand for the whole port (`http://127.0.0.1:*`).
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Names of secrets the host may inject into HTTP header values.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Host directories mounted read-only at the same path in the sandbox.
+    #[serde(default)]
+    pub read_paths: Vec<PathBuf>,
+    /// Commands the plugin may run.
+    #[serde(default)]
+    pub commands: Vec<CommandGrant>,
+}
+
+/// One allowlisted command: a program and the patterns its arguments must match.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandGrant {
+    /// Program name as looked up on PATH (`pytest`) or an absolute path.
+    pub program: String,
+    /// Every argument must match one of these `*`-patterns; empty means no arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// A parsed origin pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OriginPattern {
+    scheme: String,
+    host: String,
+    /// `None` means any port.
+    port: Option<u16>,
+}
+
+impl OriginPattern {
+    fn parse(pattern: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            format!("`{pattern}` is not an origin pattern ({why}); expected scheme://host[:port], e.g. https://api.openai.com or http://127.0.0.1:*")
+        };
+        let (scheme, rest) = pattern.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return Err(bad("scheme must be http or https")),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') || rest.contains('?') || rest.contains('@') {
+            return Err(bad("only scheme, host and port are allowed"));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, "*")) => (host, None),
+            Some((host, port)) => (host, Some(port.parse().map_err(|_| bad("port is not a number or *"))?)),
+            None => (rest, Some(default_port)),
+        };
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        Ok(Self { scheme, host: host.to_ascii_lowercase(), port })
+    }
+
+    /// Does this grant cover `other` (a requested pattern)? A wildcard in the
+    /// request is only covered by a grant at least as broad.
+    fn covers(&self, other: &OriginPattern) -> bool {
+        self.scheme == other.scheme
+            && glob::matches(&self.host, &other.host)
+            && (self.port.is_none() || self.port == other.port)
+    }
+
+    fn allows(&self, url: &Url) -> bool {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        self.scheme == url.scheme()
+            && glob::matches(&self.host, &host)
+            && self.port.is_none_or(|p| Some(p) == url.port_or_known_default())
+    }
+}
+
+/// A capability the plugin asked for that the grants do not cover, with the
+/// line an operator would add to allow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// What was asked for, in words.
+    pub capability: String,
+    /// The `orch.toml` line that would grant it.
+    pub hint: String,
+}
+
+impl Grants {
+    /// Rejects malformed patterns so a typo is reported at load, not as a
+    /// mysterious denial later.
+    pub fn validate(&self) -> Result<(), String> {
+        for origin in &self.http {
+            OriginPattern::parse(origin)?;
+        }
+        for name in &self.secrets {
+            if !is_secret_name(name) {
+                return Err(format!("secret name `{name}` must be letters, digits and `_`"));
+            }
+        }
+        for path in &self.read_paths {
+            if !path.is_absolute() {
+                return Err(format!("read path `{}` must be absolute", path.display()));
+            }
+        }
+        for command in &self.commands {
+            if command.program.is_empty() {
+                return Err("a command grant has an empty program".to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// The first capability in `requested` these grants do not cover.
+    pub fn missing(&self, requested: &Capabilities) -> Option<Missing> {
+        for origin in &requested.http {
+            let covered = OriginPattern::parse(origin).is_ok_and(|wanted| {
+                self.http
+                    .iter()
+                    .filter_map(|g| OriginPattern::parse(g).ok())
+                    .any(|g| g.covers(&wanted))
+            });
+            if !covered {
+                return Some(Missing {
+                    capability: format!("HTTP access to {origin}"),
+                    hint: format!("http = [{origin:?}]"),
+                });
+            }
+        }
+        for name in &requested.secrets {
+            if !self.secrets.contains(name) {
+                return Some(Missing {
+                    capability: format!("the secret {name}"),
+                    hint: format!("secrets = [{name:?}]"),
+                });
+            }
+        }
+        for path in &requested.read_paths {
+            if self.read_root(Path::new(path)).is_none() {
+                return Some(Missing {
+                    capability: format!("read access to {path}"),
+                    hint: format!("read_paths = [{path:?}]"),
+                });
+            }
+        }
+        for command in &requested.commands {
+            if !self.covers_command_request(command) {
+                return Some(Missing {
+                    capability: format!("running `{} {}`", command.program, command.args.join(" ")),
+                    hint: format!(
+                        "commands = [{{ program = {:?}, args = {:?} }}]",
+                        command.program, command.args
+                    ),
+                });
+            }
+        }
+        None
+    }
+
+    fn covers_command_request(&self, wanted: &CommandRequest) -> bool {
+        self.commands.iter().any(|grant| {
+            grant.program == wanted.program
+                && wanted
+                    .args
+                    .iter()
+                    .all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg)))
+        })
+    }
+
+    /// May the plugin send a request to `url`?
+    pub fn allows_url(&self, url: &Url) -> bool {
+        self.http
+            .iter()
+            .filter_map(|g| OriginPattern::parse(g).ok())
+            .any(|g| g.allows(url))
+    }
+
+    /// May the host inject secret `name`?
+    pub fn allows_secret(&self, name: &str) -> bool {
+        self.secrets.iter().any(|s| s == name)
+    }
+
+    /// May the plugin run `program` with `args`? On refusal, says why.
+    pub fn check_command(&self, program: &str, args: &[String]) -> Result<(), String> {
+        let grants: Vec<&CommandGrant> = self.commands.iter().filter(|g| g.program == program).collect();
+        if grants.is_empty() {
+            return Err(format!("command `{program}` is not allowlisted"));
+        }
+        let allowed = grants.iter().any(|grant| {
+            args.iter()
+                .all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg)))
+        });
+        if allowed {
+            Ok(())
+        } else {
+            let rejected = args
+                .iter()
+                .find(|arg| !grants.iter().any(|g| g.args.iter().any(|p| glob::matches(p, arg))))
+                .map_or_else(|| args.join(" "), Clone::clone);
+            Err(format!("argument `{rejected}` of `{program}` matches no allowlisted pattern"))
+        }
+    }
+
+    /// The granted read path that contains `path`, if any. `path` must be
+    /// absolute and is compared component by component, so `/data-evil` is not
+    /// inside `/data` and `..` cannot climb out.
+    pub fn read_root(&self, path: &Path) -> Option<&Path> {
+        if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
+            return None;
+        }
+        self.read_paths
+            .iter()
+            .map(PathBuf::as_path)
+            .find(|root| path.starts_with(root))
+    }
+}
+
+/// Secret names are environment-variable-like: letters, digits and `_`.
+pub fn is_secret_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(http: &[&str]) -> Grants {
+        Grants { http: http.iter().map(|s| (*s).to_owned()).collect(), ..Grants::default() }
+    }
+
+    fn caps(http: &[&str]) -> Capabilities {
+        Capabilities {
+            http: http.iter().map(|s| (*s).to_owned()).collect(),
+            secrets: vec![],
+            read_paths: vec![],
+            commands: vec![],
+        }
+    }
+
+    #[test]
+    fn origin_patterns_match_scheme_host_and_port() {
+        let g = grants(&["https://api.openai.com", "http://127.0.0.1:*", "https://*.example.com:8443"]);
+        let ok = |u: &str| g.allows_url(&Url::parse(u).unwrap());
+        assert!(ok("https://api.openai.com/v1/chat/completions"));
+        assert!(ok("https://API.OpenAI.com:443/x"));
+        assert!(!ok("http://api.openai.com/v1"), "scheme must match");
+        assert!(!ok("https://api.openai.com:8443/"), "default port only");
+        assert!(!ok("https://api.openai.com.evil.net/"));
+        assert!(ok("http://127.0.0.1:51234/"));
+        assert!(!ok("http://127.0.0.2:51234/"));
+        assert!(ok("https://eu.example.com:8443/"));
+        assert!(!ok("https://eu.example.com/"));
+    }
+
+    #[test]
+    fn requests_must_be_covered_by_an_equal_or_broader_grant() {
+        let g = grants(&["https://api.openai.com", "http://127.0.0.1:*"]);
+        assert_eq!(g.missing(&caps(&["https://api.openai.com"])), None);
+        assert_eq!(g.missing(&caps(&["http://127.0.0.1:8080"])), None);
+        assert_eq!(g.missing(&caps(&["http://127.0.0.1:*"])), None);
+        let missing = g.missing(&caps(&["https://*"])).expect("wildcard request is broader");
+        assert_eq!(missing.capability, "HTTP access to https://*");
+        assert_eq!(missing.hint, "http = [\"https://*\"]");
+        assert!(g.missing(&caps(&["https://api.anthropic.com"])).is_some());
+    }
+
+    #[test]
+    fn malformed_patterns_are_rejected() {
+        for bad in ["api.openai.com", "ftp://x", "https://x/path", "https://x:port", "https://"] {
+            assert!(grants(&[bad]).validate().is_err(), "{bad} should be rejected");
+        }
+        assert!(grants(&["https://x.y:8443", "http://localhost:*"]).validate().is_ok());
+    }
+
+    #[test]
+    fn commands_match_program_and_every_argument() {
+        let g = Grants {
+            commands: vec![CommandGrant {
+                program: "pytest".into(),
+                args: vec!["-q".into(), "--junitxml=*".into()],
+            }],
+            ..Grants::default()
+        };
+        assert!(g.check_command("pytest", &["-q".into(), "--junitxml=out.xml".into()]).is_ok());
+        assert!(g.check_command("pytest", &[]).is_ok());
+        let err = g.check_command("pytest", &["-q".into(), "--rootdir=/".into()]).unwrap_err();
+        assert!(err.contains("--rootdir=/"), "{err}");
+        let err = g.check_command("rm", &["-rf".into()]).unwrap_err();
+        assert!(err.contains("not allowlisted"), "{err}");
+    }
+
+    #[test]
+    fn read_paths_compare_whole_components() {
+        let g = Grants { read_paths: vec!["/data/repo".into()], ..Grants::default() };
+        assert!(g.read_root(Path::new("/data/repo/src/lib.rs")).is_some());
+        assert!(g.read_root(Path::new("/data/repo")).is_some());
+        assert!(g.read_root(Path::new("/data/repo-evil/x")).is_none());
+        assert!(g.read_root(Path::new("/data/repo/../secret")).is_none());
+        assert!(g.read_root(Path::new("relative")).is_none());
+    }
+}

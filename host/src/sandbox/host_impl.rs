@@ -1,0 +1,63 @@
+//! The `orch:plugin/host` interface as plugins see it: log, config, HTTP and
+//! exec, each checked against the calling plugin's grants and phase.
+
+use super::audit::{AuditEvent, Capability};
+use super::bindings::host::Host;
+use super::bindings::types::{self, Command, CommandOutput, HttpRequest, HttpResponse, LogLevel, PluginError};
+use super::state::{CallState, Phase};
+use super::{exec, http};
+
+impl types::Host for CallState {}
+
+impl Host for CallState {
+    async fn log(&mut self, level: LogLevel, message: String) {
+        let caps = self.plugin.services.caps;
+        self.log_lines += 1;
+        if self.log_lines > caps.log_lines_per_call {
+            return;
+        }
+        let message = if self.log_lines == caps.log_lines_per_call {
+            format!("{} (log line limit reached; further lines of this call are dropped)", truncate(&message, caps.log_line_bytes))
+        } else {
+            truncate(&message, caps.log_line_bytes).to_owned()
+        };
+        self.plugin.audit(&AuditEvent::Log { plugin: self.plugin.id(), level, message });
+    }
+
+    async fn config(&mut self, key: String) -> Option<String> {
+        self.plugin.config.get(&key).cloned()
+    }
+
+    async fn http_send(&mut self, request: HttpRequest) -> Result<HttpResponse, PluginError> {
+        self.refuse_during_describe(Capability::Http, "http-send")?;
+        http::send(&self.plugin, request, self.remaining()).await
+    }
+
+    async fn exec(&mut self, command: Command) -> Result<CommandOutput, PluginError> {
+        self.refuse_during_describe(Capability::Exec, "exec")?;
+        exec::run(&self.plugin, command, self.remaining()).await
+    }
+}
+
+impl CallState {
+    fn refuse_during_describe(&self, capability: Capability, call: &str) -> Result<(), PluginError> {
+        if self.phase == Phase::Call {
+            return Ok(());
+        }
+        let detail = format!("`{call}` is not available while the plugin describes itself");
+        self.plugin.audit(&AuditEvent::Denied { plugin: self.plugin.id(), capability, detail: detail.clone() });
+        Err(PluginError::Denied(detail))
+    }
+}
+
+/// `message` cut to at most `max` bytes on a character boundary.
+fn truncate(message: &str, max: usize) -> &str {
+    if message.len() <= max {
+        return message;
+    }
+    let mut end = max;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}

@@ -1,0 +1,36 @@
+//! The plugin runtime: strategies (routers, providers, gates) run as
+//! WebAssembly components under wasmtime, each in a fresh `Store` per call
+//! with an epoch deadline, a memory cap and only the capabilities the
+//! operator granted. Named apart from the top-level `plugins/` folder, which
+//! holds the plugin crates themselves.
+
+pub mod audit;
+mod bindings;
+pub mod builtin;
+pub mod cache;
+pub mod engine;
+pub mod error;
+mod exec;
+mod glob;
+pub mod grants;
+mod host_impl;
+mod http;
+pub mod identity;
+mod plugin;
+mod runtime;
+pub mod secrets;
+mod state;
+
+pub use bindings::types::{
+    Capabilities, CommandRequest, LogLevel, PluginError, PluginInfo, PluginKind, Risk, Role, Task,
+};
+pub use cache::{CacheOutcome, ComponentCache};
+pub use error::{PluginId, SandboxError};
+pub use grants::{CommandGrant, Grants};
+pub use identity::{API_VERSION, Identity, SUPPORTED_VERSIONS, World};
+pub use plugin::{
+    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message, MessageRole,
+    ModelChoice, PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
+};
+pub use runtime::{PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits};
+pub use state::{Limits, OutputCaps, PluginContext};

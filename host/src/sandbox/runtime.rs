@@ -1,0 +1,313 @@
+//! The plugin runtime: one engine, one linker and one compiled-component
+//! cache for the process, and [`Runtime::load`], which takes a plugin from
+//! bytes to a [`LoadedPlugin`] through every load-time check — content pin,
+//! contract version (before instantiation), self-description, grants.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::audit::{AuditSink, TracingAudit};
+use super::bindings::types::{PluginInfo, PluginKind};
+use super::bindings::{gate, provider, router};
+use super::builtin;
+use super::cache::{CacheOutcome, ComponentCache};
+use super::engine::{self, EpochTicker, MAX_LIVE_INSTANCES};
+use super::error::{PluginId, SandboxError};
+use super::grants::Grants;
+use super::identity::{self, Identity, World};
+use super::plugin::{LoadedPlugin, Prepared, WorldPre};
+use super::secrets::{EnvSecrets, SecretSource};
+use super::state::{CallState, HostServices, Limits, OutputCaps, Phase, PluginContext};
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone)]
+pub enum PluginSource {
+    /// A first-party plugin embedded in the binary, by name.
+    Builtin(String),
+    /// A `.wasm` component file.
+    File(PathBuf),
+    /// Component bytes already in memory, with a label for messages.
+    Bytes { label: String, bytes: Cow<'static, [u8]> },
+}
+
+impl PluginSource {
+    fn describe(&self) -> String {
+        match self {
+            Self::Builtin(name) => format!("builtin:{name}"),
+            Self::File(path) => path.display().to_string(),
+            Self::Bytes { label, .. } => label.clone(),
+        }
+    }
+}
+
+/// Everything needed to load one plugin.
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    /// The name it is configured under (`[plugins.NAME]`).
+    pub name: String,
+    /// Where its component comes from.
+    pub source: PluginSource,
+    /// An optional SHA-256 pin of the component bytes.
+    pub sha256: Option<String>,
+    /// What the operator grants it.
+    pub grants: Grants,
+    /// Its config values, rendered as strings.
+    pub config: BTreeMap<String, String>,
+    /// Its memory and time limits.
+    pub limits: Limits,
+}
+
+impl PluginSpec {
+    /// A spec with no grants, no config and default limits for `world`.
+    pub fn new(name: impl Into<String>, source: PluginSource) -> Self {
+        Self {
+            name: name.into(),
+            source,
+            sha256: None,
+            grants: Grants::default(),
+            config: BTreeMap::new(),
+            limits: default_limits(None),
+        }
+    }
+}
+
+/// Default limits: 128 MiB of memory; time by world (routers are pure
+/// compute, providers wait on LLMs, gates run test suites).
+pub fn default_limits(world: Option<World>) -> Limits {
+    let timeout = match world {
+        Some(World::Router) => Duration::from_secs(2),
+        Some(World::Provider) => Duration::from_secs(300),
+        Some(World::Gate) | None => Duration::from_secs(600),
+    };
+    Limits { memory_bytes: 128 << 20, timeout }
+}
+
+/// Options for building a [`Runtime`].
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+    secrets: Arc<dyn SecretSource>,
+    audit: Arc<dyn AuditSink>,
+    caps: OutputCaps,
+}
+
+impl RuntimeBuilder {
+    /// Stores compiled components in `dir` instead of the default cache dir.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Takes secret values from `secrets` instead of the environment.
+    pub fn secrets(mut self, secrets: Arc<dyn SecretSource>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// Sends audit events to `audit` instead of `tracing`.
+    pub fn audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Overrides the output size caps.
+    pub fn output_caps(mut self, caps: OutputCaps) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    /// Creates the engine, starts the epoch ticker and links the host imports.
+    pub fn build(self) -> anyhow::Result<Runtime> {
+        let engine = engine::build()?;
+        let mut linker = Linker::<CallState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
+        // All three worlds import the same `host` and `types`; linking them
+        // once through any world's bindings serves every plugin.
+        router::RouterPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("linking the host interface: {e:#}"))?;
+        Ok(Runtime {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            linker,
+            cache: ComponentCache::new(self.cache_dir.unwrap_or_else(ComponentCache::default_dir)),
+            services: Arc::new(HostServices {
+                http: OnceLock::new(),
+                secrets: self.secrets,
+                audit: self.audit,
+                caps: self.caps,
+            }),
+            slots: Arc::new(Semaphore::new(MAX_LIVE_INSTANCES as usize)),
+        })
+    }
+}
+
+/// The process's plugin runtime.
+pub struct Runtime {
+    engine: Engine,
+    _ticker: EpochTicker,
+    linker: Linker<CallState>,
+    cache: ComponentCache,
+    services: Arc<HostServices>,
+    slots: Arc<Semaphore>,
+}
+
+impl Runtime {
+    /// Options: cache dir, secret source, audit sink, output caps.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            cache_dir: None,
+            secrets: Arc::new(EnvSecrets),
+            audit: Arc::new(TracingAudit),
+            caps: OutputCaps::default(),
+        }
+    }
+
+    /// The engine every plugin runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The compiled-component cache.
+    pub fn cache(&self) -> &ComponentCache {
+        &self.cache
+    }
+
+    /// Reads `source` and returns its bytes.
+    pub fn read_source(&self, plugin: &PluginId, source: &PluginSource) -> Result<Cow<'static, [u8]>, SandboxError> {
+        let load_error = |message: String| SandboxError::Load {
+            plugin: plugin.clone(),
+            source_desc: source.describe(),
+            message,
+        };
+        match source {
+            PluginSource::Builtin(name) => builtin::get(name).map(Cow::Borrowed).ok_or_else(|| {
+                load_error(format!(
+                    "there is no builtin plugin `{name}`; builtins are: {}",
+                    builtin::names().collect::<Vec<_>>().join(", ")
+                ))
+            }),
+            PluginSource::File(path) => std::fs::read(path).map(Cow::Owned).map_err(|e| load_error(e.to_string())),
+            PluginSource::Bytes { bytes, .. } => Ok(bytes.clone()),
+        }
+    }
+
+    /// Compiles (or loads from the cache) a component and reads its identity,
+    /// without instantiating anything.
+    pub async fn compile(
+        &self,
+        plugin: &PluginId,
+        source: &PluginSource,
+    ) -> Result<(Component, Identity, String, CacheOutcome), SandboxError> {
+        let bytes = self.read_source(plugin, source)?;
+        let sha256 = ComponentCache::content_hash(&bytes);
+        let (engine, cache, hash) = (self.engine.clone(), self.cache.clone(), sha256.clone());
+        let compiled = tokio::task::spawn_blocking(move || cache.load(&engine, &bytes, &hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("the compile task failed: {e}"))
+            .and_then(|r| r)
+            .map_err(|e| SandboxError::Load {
+                plugin: plugin.clone(),
+                source_desc: source.describe(),
+                message: format!("not a valid WebAssembly component: {e:#}"),
+            })?;
+        let (component, outcome) = compiled;
+        let identity = identity::identify(&self.engine, &component, plugin)?;
+        Ok((component, identity, sha256, outcome))
+    }
+
+    /// Loads a plugin: checks the content pin and the contract version,
+    /// pre-links it, lets it describe itself and checks that it asks for
+    /// nothing beyond its grants.
+    pub async fn load(&self, spec: PluginSpec) -> Result<LoadedPlugin, SandboxError> {
+        let id = PluginId::unnamed(&spec.name);
+        let (component, identity, sha256, cache) = self.compile(&id, &spec.source).await?;
+        if let Some(pin) = &spec.sha256
+            && !pin.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(SandboxError::Load {
+                plugin: id,
+                source_desc: spec.source.describe(),
+                message: format!("content hash is {sha256}, but orch.toml pins sha256 = {pin:?}"),
+            });
+        }
+        let bad_grants = |message: String| SandboxError::BadDescription { plugin: id.clone(), message };
+        spec.grants.validate().map_err(|m| bad_grants(format!("invalid grant: {m}")))?;
+        for path in &spec.grants.read_paths {
+            if !path.is_dir() {
+                return Err(bad_grants(format!("granted read path {} is not a directory", path.display())));
+            }
+        }
+
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| SandboxError::Load {
+            plugin: id.clone(),
+            source_desc: spec.source.describe(),
+            message: format!("its imports do not match this host: {e:#}"),
+        })?;
+        let world_pre = match identity.world {
+            World::Router => router::RouterPluginPre::new(pre).map(WorldPre::Router),
+            World::Provider => provider::ProviderPluginPre::new(pre).map(WorldPre::Provider),
+            World::Gate => gate::GatePluginPre::new(pre).map(WorldPre::Gate),
+        }
+        .map_err(|e| SandboxError::Load {
+            plugin: id.clone(),
+            source_desc: spec.source.describe(),
+            message: format!("its exports do not match orch:plugin@{}: {e:#}", identity::API_VERSION),
+        })?;
+
+        let source = spec.source.describe();
+        let prepared = Prepared {
+            pre: world_pre,
+            world: identity.world,
+            context: Arc::new(PluginContext {
+                name: spec.name.clone(),
+                version: OnceLock::new(),
+                grants: spec.grants,
+                config: spec.config,
+                limits: spec.limits,
+                services: Arc::clone(&self.services),
+            }),
+            engine: self.engine.clone(),
+            slots: Arc::clone(&self.slots),
+        };
+        let info = prepared.instantiate(Phase::Describe).await?.describe().await?;
+        check_description(&prepared, &info)?;
+        let context = &prepared.context;
+        context.version.get_or_init(|| info.version.clone());
+        if let Some(missing) = context.grants.missing(&info.capabilities) {
+            return Err(SandboxError::MissingGrant {
+                plugin: context.id(),
+                config_name: context.name.clone(),
+                capability: missing.capability,
+                hint: missing.hint,
+            });
+        }
+        Ok(LoadedPlugin { info, identity, sha256, source, cache, prepared })
+    }
+}
+/// The description must fit the component: the kind it claims is the world it
+/// exports, and it has a name and version.
+fn check_description(plugin: &Prepared, info: &PluginInfo) -> Result<(), SandboxError> {
+    let claimed = match info.kind {
+        PluginKind::Router => World::Router,
+        PluginKind::Provider => World::Provider,
+        PluginKind::Gate => World::Gate,
+    };
+    let bad = |message: String| SandboxError::BadDescription { plugin: plugin.context.id(), message };
+    if claimed != plugin.world {
+        return Err(bad(format!(
+            "describes itself as a {claimed} plugin but exports the {} interface",
+            plugin.world
+        )));
+    }
+    if info.name.trim().is_empty() || info.version.trim().is_empty() {
+        return Err(bad("describes itself without a name or version".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The data behind every plugin `Store`: the shared, read-only context of a
+//! loaded plugin (identity, grants, config, limits, host services) and the
+//! per-call state (WASI context, resource table, memory limiter, captured
+//! stderr). A fresh `CallState` is made for every call, so nothing leaks
+//! between tasks.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::audit::{AuditEvent, AuditSink};
+use super::error::PluginId;
+use super::grants::Grants;
+use super::secrets::SecretSource;
+
+/// Resource limits of one plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory the plugin may use, in bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock time one call may take, including host calls it makes.
+    pub timeout: Duration,
+}
+
+/// Size caps the host applies to what flows back into a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputCaps {
+    /// Largest HTTP response body handed to a plugin.
+    pub http_response_bytes: usize,
+    /// Largest stdout (and, separately, stderr) of a command.
+    pub command_output_bytes: usize,
+    /// Largest stderr kept from the plugin itself (panic messages).
+    pub plugin_stderr_bytes: usize,
+    /// Most log lines one call may write; the rest are dropped.
+    pub log_lines_per_call: u32,
+    /// Longest log line kept; longer ones are cut.
+    pub log_line_bytes: usize,
+}
+
+impl Default for OutputCaps {
+    fn default() -> Self {
+        Self {
+            http_response_bytes: 16 << 20,
+            command_output_bytes: 1 << 20,
+            plugin_stderr_bytes: 64 << 10,
+            log_lines_per_call: 1000,
+            log_line_bytes: 8 << 10,
+        }
+    }
+}
+
+/// Services the host offers every plugin, shared by all of them.
+pub struct HostServices {
+    /// The HTTP client behind `http-send`, made on first use.
+    pub http: OnceLock<reqwest::Client>,
+    /// Where secret values come from.
+    pub secrets: Arc<dyn SecretSource>,
+    /// Where audit events go.
+    pub audit: Arc<dyn AuditSink>,
+    /// Output size caps.
+    pub caps: OutputCaps,
+}
+
+impl HostServices {
+    /// The HTTP client: rustls, no redirects (a redirect could leave the
+    /// granted origins), proxies from the environment.
+    pub fn http_client(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("orch/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the TLS backend initialises")
+        })
+    }
+}
+
+/// Everything about a loaded plugin that calls share.
+pub struct PluginContext {
+    /// Config name; the version is filled in once the plugin has described itself.
+    pub name: String,
+    /// The version the plugin reported.
+    pub version: OnceLock<String>,
+    /// What the operator granted.
+    pub grants: Grants,
+    /// `[plugins.NAME.config]`, values rendered as strings.
+    pub config: BTreeMap<String, String>,
+    /// Memory and time limits.
+    pub limits: Limits,
+    /// Shared host services.
+    pub services: Arc<HostServices>,
+}
+
+impl PluginContext {
+    /// The plugin's name and (once known) version, for messages.
+    pub fn id(&self) -> PluginId {
+        PluginId { name: self.name.clone(), version: self.version.get().cloned() }
+    }
+
+    /// Hands `event` to the audit sink.
+    pub fn audit(&self, event: &AuditEvent) {
+        self.services.audit.record(event);
+    }
+}
+
+/// Which phase a store is in: `describe` may read config and log, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Loading: only `log` and `config`.
+    Describe,
+    /// A normal call: everything the grants allow.
+    Call,
+}
+
+/// Caps linear memory growth and remembers that the cap was hit, so a trap
+/// can be reported as "memory limit" rather than a generic failure.
+pub struct MemoryLimiter {
+    limit: usize,
+    /// Set when a growth beyond `limit` was refused.
+    pub exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.exceeded = true;
+            return Err(wasmtime::format_err!("memory limit of {} bytes reached", self.limit));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// The data of one call's `Store`.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// The memory cap of this call.
+    pub limiter: MemoryLimiter,
+    /// The loaded plugin's shared context.
+    pub plugin: Arc<PluginContext>,
+    /// What the plugin wrote to stderr (panic messages end up here).
+    pub stderr: MemoryOutputPipe,
+    /// Describe or call.
+    pub phase: Phase,
+    /// When the call must be over; host calls shorten their own timeouts to it.
+    pub deadline: Instant,
+    /// Log lines written so far in this call.
+    pub log_lines: u32,
+}
+
+impl CallState {
+    /// Fresh state for one call of `plugin`: no environment, no arguments, no
+    /// network sockets, stdin closed, stdout discarded, stderr captured, and
+    /// the granted read paths mounted read-only at their own paths.
+    pub fn new(plugin: Arc<PluginContext>, phase: Phase) -> anyhow::Result<Self> {
+        let stderr = MemoryOutputPipe::new(plugin.services.caps.plugin_stderr_bytes);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        if phase == Phase::Call {
+            for path in &plugin.grants.read_paths {
+                let guest = path.to_string_lossy();
+                wasi.preopened_dir(path, guest.as_ref(), FsPerms::ReadOnly)
+                    .map_err(|e| anyhow::anyhow!("{e:#}"))
+                    .with_context(|| format!("mounting granted read path {}", path.display()))?;
+            }
+        }
+        let limit = usize::try_from(plugin.limits.memory_bytes).unwrap_or(usize::MAX);
+        let deadline = Instant::now() + plugin.limits.timeout;
+        Ok(Self {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { limit, exceeded: false },
+            plugin,
+            stderr,
+            phase,
+            deadline,
+            log_lines: 0,
+        })
+    }
+
+    /// Time left before the call's deadline (zero when it has passed).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// What the plugin wrote to stderr, as text.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
