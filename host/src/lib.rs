@@ -1,4 +1,6 @@
 //! orch: a durable pipeline for LLM coding tasks whose strategies — model
 //! routers, LLM providers, quality gates — are sandboxed WebAssembly plugins.
 
+pub mod cli;
+pub mod config;
 pub mod sandbox;

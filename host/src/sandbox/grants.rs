@@ -5,14 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::bindings::types::{Capabilities, CommandRequest};
 use super::glob;
 
 /// The `[plugins.NAME.grants]` table of `orch.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// Origins as `scheme://host[:port]` patterns; `*` is a wildcard in the
@@ -31,7 +31,7 @@ pub struct Grants {
 }
 
 /// One allowlisted command: a program and the patterns its arguments must match.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandGrant {
     /// Program name as looked up on PATH (`pytest`) or an absolute path.
@@ -39,6 +39,23 @@ pub struct CommandGrant {
     /// Every argument must match one of these `*`-patterns; empty means no arguments.
     #[serde(default)]
     pub args: Vec<String>,
+}
+
+/// A plugin's request has the same shape as a grant: the grant that would
+/// allow exactly what was asked for.
+impl From<&Capabilities> for Grants {
+    fn from(requested: &Capabilities) -> Self {
+        Self {
+            http: requested.http.clone(),
+            secrets: requested.secrets.clone(),
+            read_paths: requested.read_paths.iter().map(PathBuf::from).collect(),
+            commands: requested
+                .commands
+                .iter()
+                .map(|c| CommandGrant { program: c.program.clone(), args: c.args.clone() })
+                .collect(),
+        }
+    }
 }
 
 /// A parsed origin pattern.

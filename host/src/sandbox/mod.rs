@@ -32,5 +32,5 @@ pub use plugin::{
     CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message, MessageRole,
     ModelChoice, PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
 };
-pub use runtime::{PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits};
+pub use runtime::{Inspection, PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits};
 pub use state::{Limits, OutputCaps, PluginContext};

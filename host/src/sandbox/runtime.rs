@@ -60,12 +60,14 @@ pub struct PluginSpec {
     pub grants: Grants,
     /// Its config values, rendered as strings.
     pub config: BTreeMap<String, String>,
-    /// Its memory and time limits.
-    pub limits: Limits,
+    /// Memory cap in bytes; `None` for the default.
+    pub memory_bytes: Option<u64>,
+    /// Time limit per call; `None` for the default of the plugin's world.
+    pub timeout: Option<Duration>,
 }
 
 impl PluginSpec {
-    /// A spec with no grants, no config and default limits for `world`.
+    /// A spec with no grants, no config and default limits.
     pub fn new(name: impl Into<String>, source: PluginSource) -> Self {
         Self {
             name: name.into(),
@@ -73,20 +75,43 @@ impl PluginSpec {
             sha256: None,
             grants: Grants::default(),
             config: BTreeMap::new(),
-            limits: default_limits(None),
+            memory_bytes: None,
+            timeout: None,
+        }
+    }
+
+    /// The limits that apply once the plugin's world is known.
+    pub fn limits(&self, world: World) -> Limits {
+        let defaults = default_limits(world);
+        Limits {
+            memory_bytes: self.memory_bytes.unwrap_or(defaults.memory_bytes),
+            timeout: self.timeout.unwrap_or(defaults.timeout),
         }
     }
 }
 
 /// Default limits: 128 MiB of memory; time by world (routers are pure
 /// compute, providers wait on LLMs, gates run test suites).
-pub fn default_limits(world: Option<World>) -> Limits {
+pub fn default_limits(world: World) -> Limits {
     let timeout = match world {
-        Some(World::Router) => Duration::from_secs(2),
-        Some(World::Provider) => Duration::from_secs(300),
-        Some(World::Gate) | None => Duration::from_secs(600),
+        World::Router => Duration::from_secs(2),
+        World::Provider => Duration::from_secs(300),
+        World::Gate => Duration::from_secs(600),
     };
     Limits { memory_bytes: 128 << 20, timeout }
+}
+
+/// What `orch plugin inspect` shows about a component.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The plugin's self-description, including requested capabilities.
+    pub info: PluginInfo,
+    /// Its world and contract version.
+    pub identity: Identity,
+    /// SHA-256 of the component bytes.
+    pub sha256: String,
+    /// Size of the component in bytes.
+    pub size_bytes: usize,
 }
 
 /// Options for building a [`Runtime`].
@@ -222,10 +247,38 @@ impl Runtime {
         Ok((component, identity, sha256, outcome))
     }
 
+    /// Reads what a component says about itself — identity, description,
+    /// requested capabilities — without granting it anything.
+    pub async fn inspect(&self, source: PluginSource) -> Result<Inspection, SandboxError> {
+        let name = match &source {
+            PluginSource::File(path) => path.file_stem().map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned()),
+            PluginSource::Builtin(name) => name.clone(),
+            PluginSource::Bytes { label, .. } => label.clone(),
+        };
+        let size = self.read_source(&PluginId::unnamed(&name), &source)?.len();
+        let plugin = self.load_unchecked(PluginSpec::new(name, source)).await?;
+        Ok(Inspection { info: plugin.info, identity: plugin.identity, sha256: plugin.sha256, size_bytes: size })
+    }
+
     /// Loads a plugin: checks the content pin and the contract version,
     /// pre-links it, lets it describe itself and checks that it asks for
     /// nothing beyond its grants.
     pub async fn load(&self, spec: PluginSpec) -> Result<LoadedPlugin, SandboxError> {
+        let plugin = self.load_unchecked(spec).await?;
+        let context = &plugin.prepared.context;
+        if let Some(missing) = context.grants.missing(&plugin.info.capabilities) {
+            return Err(SandboxError::MissingGrant {
+                plugin: context.id(),
+                config_name: context.name.clone(),
+                capability: missing.capability,
+                hint: missing.hint,
+            });
+        }
+        Ok(plugin)
+    }
+
+    /// Everything `load` does except comparing requests with grants.
+    async fn load_unchecked(&self, spec: PluginSpec) -> Result<LoadedPlugin, SandboxError> {
         let id = PluginId::unnamed(&spec.name);
         let (component, identity, sha256, cache) = self.compile(&id, &spec.source).await?;
         if let Some(pin) = &spec.sha256
@@ -262,6 +315,7 @@ impl Runtime {
         })?;
 
         let source = spec.source.describe();
+        let limits = spec.limits(identity.world);
         let prepared = Prepared {
             pre: world_pre,
             world: identity.world,
@@ -270,7 +324,7 @@ impl Runtime {
                 version: OnceLock::new(),
                 grants: spec.grants,
                 config: spec.config,
-                limits: spec.limits,
+                limits,
                 services: Arc::clone(&self.services),
             }),
             engine: self.engine.clone(),
@@ -278,16 +332,7 @@ impl Runtime {
         };
         let info = prepared.instantiate(Phase::Describe).await?.describe().await?;
         check_description(&prepared, &info)?;
-        let context = &prepared.context;
-        context.version.get_or_init(|| info.version.clone());
-        if let Some(missing) = context.grants.missing(&info.capabilities) {
-            return Err(SandboxError::MissingGrant {
-                plugin: context.id(),
-                config_name: context.name.clone(),
-                capability: missing.capability,
-                hint: missing.hint,
-            });
-        }
+        prepared.context.version.get_or_init(|| info.version.clone());
         Ok(LoadedPlugin { info, identity, sha256, source, cache, prepared })
     }
 }

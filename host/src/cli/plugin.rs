@@ -1,0 +1,205 @@
+//! `orch plugin list|inspect|new`: what is loaded and granted, what a
+//! component asks for, and a new plugin project to start from.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use super::output::{print_json, table};
+use super::scaffold;
+use crate::config::LoadedConfig;
+use crate::sandbox::{Capabilities, Grants, Inspection, LoadedPlugin, PluginSource, Runtime, SandboxError};
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Load every configured plugin and show its identity and grants.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a component is and which capabilities it asks for.
+    Inspect {
+        /// A .wasm component file, or `builtin:NAME`.
+        file: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a new Rust plugin project.
+    New {
+        /// Plugin name (lowercase letters, digits and `-`); also the directory created.
+        name: String,
+        /// Which world the plugin implements.
+        #[arg(long, value_enum)]
+        kind: scaffold::Kind,
+        /// Language of the project.
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
+        /// Directory to create the project in (default: ./NAME).
+        #[arg(long, value_name = "PATH")]
+        dir: Option<PathBuf>,
+        /// Path to the orch-sdk crate (default: the SDK this orch was built from).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+}
+
+/// Plugin languages `orch plugin new` can scaffold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// Rust, with the orch-sdk crate.
+    Rust,
+}
+
+pub async fn run(command: PluginCommand, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    match command {
+        PluginCommand::List { json } => list(config, json).await,
+        PluginCommand::Inspect { file, json } => inspect(&file, json).await,
+        PluginCommand::New { name, kind, lang: Lang::Rust, dir, sdk } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            scaffold::create(&name, kind, &dir, sdk.as_deref())?;
+            println!("created {kind} plugin `{name}` in {}", dir.display());
+            println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn list(config: Option<&Path>, as_json: bool) -> anyhow::Result<ExitCode> {
+    let loaded_config = LoadedConfig::load(config)?;
+    let specs = loaded_config.plugin_specs()?;
+    let runtime = Runtime::builder().build()?;
+    let mut results: Vec<(String, Grants, Result<LoadedPlugin, SandboxError>)> = Vec::new();
+    for spec in specs {
+        let (name, grants) = (spec.name.clone(), spec.grants.clone());
+        results.push((name, grants, runtime.load(spec).await));
+    }
+    let failed = results.iter().any(|(_, _, r)| r.is_err());
+
+    if as_json {
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|(name, grants, result)| match result {
+                Ok(plugin) => {
+                    let limits = plugin.context().limits;
+                    json!({
+                        "name": name,
+                        "status": "loaded",
+                        "kind": plugin.identity().world.interface(),
+                        "plugin_name": plugin.info().name,
+                        "version": plugin.info().version,
+                        "api_version": plugin.identity().api_version,
+                        "description": plugin.info().description,
+                        "source": plugin.source(),
+                        "sha256": plugin.sha256(),
+                        "requested": capabilities_json(&plugin.info().capabilities),
+                        "grants": grants_json(grants),
+                        "limits": { "memory_mb": limits.memory_bytes >> 20, "timeout_ms": limits.timeout.as_millis() },
+                    })
+                }
+                Err(error) => json!({ "name": name, "status": "error", "error": error.to_string(), "grants": grants_json(grants) }),
+            })
+            .collect();
+        print_json(&Value::Array(rows));
+    } else {
+        let rows: Vec<Vec<String>> = results
+            .iter()
+            .map(|(name, grants, result)| match result {
+                Ok(plugin) => vec![
+                    name.clone(),
+                    plugin.identity().world.interface().to_owned(),
+                    plugin.info().version.clone(),
+                    plugin.identity().api_version.clone(),
+                    plugin.source().to_owned(),
+                    grants_summary(grants),
+                ],
+                Err(error) => vec![name.clone(), "-".into(), "-".into(), "-".into(), format!("error: {error}"), grants_summary(grants)],
+            })
+            .collect();
+        print!("{}", table(&["NAME", "KIND", "VERSION", "API", "SOURCE", "GRANTS"], &rows));
+        println!("config: {}", loaded_config.shown_path().display());
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+async fn inspect(file: &str, as_json: bool) -> anyhow::Result<ExitCode> {
+    let source = match file.strip_prefix("builtin:") {
+        Some(name) => PluginSource::Builtin(name.to_owned()),
+        None => PluginSource::File(PathBuf::from(file)),
+    };
+    let runtime = Runtime::builder().build()?;
+    let inspection = runtime.inspect(source).await.with_context(|| format!("inspecting {file}"))?;
+    if as_json {
+        print_json(&inspection_json(&inspection));
+    } else {
+        print!("{}", inspection_text(&inspection));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspection_json(i: &Inspection) -> Value {
+    json!({
+        "name": i.info.name,
+        "version": i.info.version,
+        "kind": i.identity.world.interface(),
+        "world": format!("orch:plugin/{}-plugin@{}", i.identity.world, i.identity.api_version),
+        "api_version": i.identity.api_version,
+        "description": i.info.description,
+        "requested": capabilities_json(&i.info.capabilities),
+        "sha256": i.sha256,
+        "size_bytes": i.size_bytes,
+    })
+}
+
+fn inspection_text(i: &Inspection) -> String {
+    let caps = &i.info.capabilities;
+    let list = |items: Vec<String>| if items.is_empty() { "none".to_owned() } else { items.join(", ") };
+    let commands = caps.commands.iter().map(|c| format!("{} {}", c.program, c.args.join(" ")).trim().to_owned()).collect();
+    format!(
+        "name:         {}\nversion:      {}\nkind:         {}\nworld:        orch:plugin/{}-plugin@{}\napi version:  {}\ndescription:  {}\nrequests:\n  http:       {}\n  secrets:    {}\n  read paths: {}\n  commands:   {}\nsha256:       {}\nsize:         {} bytes\n",
+        i.info.name,
+        i.info.version,
+        i.identity.world,
+        i.identity.world,
+        i.identity.api_version,
+        i.identity.api_version,
+        i.info.description,
+        list(caps.http.clone()),
+        list(caps.secrets.clone()),
+        list(caps.read_paths.clone()),
+        list(commands),
+        i.sha256,
+        i.size_bytes,
+    )
+}
+
+fn capabilities_json(c: &Capabilities) -> Value {
+    grants_json(&Grants::from(c))
+}
+
+fn grants_json(g: &Grants) -> Value {
+    serde_json::to_value(g).expect("grants serialise to JSON")
+}
+
+fn grants_summary(g: &Grants) -> String {
+    let mut parts = Vec::new();
+    if !g.http.is_empty() {
+        parts.push(format!("http: {}", g.http.join(" ")));
+    }
+    if !g.secrets.is_empty() {
+        parts.push(format!("secrets: {}", g.secrets.join(" ")));
+    }
+    if !g.read_paths.is_empty() {
+        let paths: Vec<String> = g.read_paths.iter().map(|p| p.display().to_string()).collect();
+        parts.push(format!("read: {}", paths.join(" ")));
+    }
+    if !g.commands.is_empty() {
+        let programs: Vec<&str> = g.commands.iter().map(|c| c.program.as_str()).collect();
+        parts.push(format!("exec: {}", programs.join(" ")));
+    }
+    if parts.is_empty() { "none".to_owned() } else { parts.join("; ") }
+}

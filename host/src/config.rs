@@ -1,0 +1,244 @@
+//! `orch.toml`: the operator's configuration, merged over the built-in
+//! defaults (`default-orch.toml`). Owns the file format, its validation with
+//! file-and-line errors, and turning plugin sections into [`PluginSpec`]s.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::sandbox::{Grants, PluginSource, PluginSpec, builtin};
+
+/// The built-in defaults, merged under every `orch.toml`.
+pub const DEFAULT_CONFIG: &str = include_str!("default-orch.toml");
+
+/// The name of the config file looked up in the current directory.
+pub const CONFIG_FILE: &str = "orch.toml";
+
+/// A configuration problem, with the file it is in.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named with `--config` does not exist or cannot be read.
+    #[error("cannot read config {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    /// The file is not valid TOML or does not fit the schema.
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    /// A plugin section is inconsistent.
+    #[error("invalid config {path}: [plugins.{plugin}]: {message}")]
+    Plugin { path: PathBuf, plugin: String, message: String },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrchConfig {
+    /// Plugins by the name they are referred to by.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+}
+
+/// One `[plugins.NAME]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// A builtin plugin to use; defaults to NAME when NAME is a builtin.
+    pub builtin: Option<String>,
+    /// A `.wasm` component file, relative to the config file.
+    pub path: Option<PathBuf>,
+    /// Refuse to load the component unless its SHA-256 is this.
+    pub sha256: Option<String>,
+    /// Memory cap in MiB.
+    pub memory_mb: Option<u64>,
+    /// Time limit per call in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// What the plugin may do.
+    #[serde(default)]
+    pub grants: Grants,
+    /// Values the plugin reads with `host.config(key)`.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The merged configuration.
+    pub config: OrchConfig,
+    /// The user's file, if there was one.
+    pub path: Option<PathBuf>,
+}
+
+impl LoadedConfig {
+    /// Loads `explicit` (which must exist), else `./orch.toml` if present,
+    /// else the defaults alone.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = match explicit {
+            Some(path) => Some(path.to_owned()),
+            None => Some(PathBuf::from(CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let user = match &path {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                path: path.clone(),
+                message: e.to_string(),
+            })?),
+            None => None,
+        };
+        Self::from_text(user.as_deref(), path)
+    }
+
+    /// Parses `user` (the text of `path`) over the defaults.
+    pub fn from_text(user: Option<&str>, path: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let mut merged: toml::Table = toml::from_str(DEFAULT_CONFIG).expect("the built-in defaults are valid TOML");
+        if let Some(text) = user {
+            let shown = path.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE));
+            let invalid = |e: toml::de::Error| ConfigError::Invalid { path: shown.clone(), message: e.to_string() };
+            // Validate the user's file on its own first, so errors point at
+            // its lines rather than at the merged document.
+            toml::from_str::<OrchConfig>(text).map_err(invalid)?;
+            let table: toml::Table = toml::from_str(text).map_err(invalid)?;
+            merge(&mut merged, table);
+        }
+        let config = OrchConfig::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Invalid {
+            path: path.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
+            message: e.to_string(),
+        })?;
+        Ok(Self { config, path })
+    }
+
+    /// The display name of the config file, for messages.
+    pub fn shown_path(&self) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| PathBuf::from("(built-in defaults)"))
+    }
+
+    /// The directory relative plugin paths are resolved against.
+    fn base_dir(&self) -> PathBuf {
+        self.path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_owned)
+            .unwrap_or_default()
+    }
+
+    /// The load spec of every configured plugin, by name.
+    pub fn plugin_specs(&self) -> Result<Vec<PluginSpec>, ConfigError> {
+        self.config
+            .plugins
+            .iter()
+            .map(|(name, section)| self.plugin_spec(name, section))
+            .collect()
+    }
+
+    /// The load spec of plugin `name`.
+    pub fn plugin_spec(&self, name: &str, section: &PluginConfig) -> Result<PluginSpec, ConfigError> {
+        let error = |message: String| ConfigError::Plugin {
+            path: self.shown_path(),
+            plugin: name.to_owned(),
+            message,
+        };
+        let source = match (&section.path, &section.builtin) {
+            (Some(_), Some(_)) => return Err(error("set either `path` or `builtin`, not both".into())),
+            (Some(path), None) => PluginSource::File(self.base_dir().join(path)),
+            (None, Some(builtin)) => PluginSource::Builtin(builtin.clone()),
+            (None, None) if builtin::get(name).is_some() => PluginSource::Builtin(name.to_owned()),
+            (None, None) => {
+                return Err(error(format!(
+                    "`{name}` is not a builtin plugin ({}); set `path` to a .wasm component",
+                    builtin::names().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        };
+        section.grants.validate().map_err(|m| error(format!("grants: {m}")))?;
+        if section.memory_mb == Some(0) || section.timeout_ms == Some(0) {
+            return Err(error("memory_mb and timeout_ms must be greater than 0".into()));
+        }
+        let mut grants = section.grants.clone();
+        for path in &mut grants.read_paths {
+            if path.is_relative() {
+                *path = std::path::absolute(self.base_dir().join(&*path))
+                    .map_err(|e| error(format!("read path {}: {e}", path.display())))?;
+            }
+        }
+        Ok(PluginSpec {
+            name: name.to_owned(),
+            source,
+            sha256: section.sha256.clone(),
+            grants,
+            config: section.config.iter().map(|(k, v)| (k.clone(), render_value(v))).collect(),
+            memory_bytes: section.memory_mb.map(|mb| mb << 20),
+            timeout: section.timeout_ms.map(Duration::from_millis),
+        })
+    }
+}
+
+/// Strings as they are; everything else as JSON, which plugins parse.
+fn render_value(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).expect("TOML values serialise to JSON"),
+    }
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, anything else
+/// (including arrays, such as a rule list) replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => merge(base_table, over_table),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_configure_the_router_models() {
+        let loaded = LoadedConfig::from_text(None, None).unwrap();
+        let specs = loaded.plugin_specs().unwrap();
+        let router = specs.iter().find(|s| s.name == "router-rules").unwrap();
+        let models: serde_json::Value = serde_json::from_str(&router.config["models"]).unwrap();
+        assert_eq!(models["strong"]["model"], "claude-sonnet-4-5");
+        assert_eq!(router.timeout, Some(Duration::from_millis(2000)));
+    }
+
+    #[test]
+    fn user_keys_override_defaults_one_by_one() {
+        let user = r#"
+[plugins.router-rules.config.models]
+strong = { provider = "openai", model = "gpt-5" }
+"#;
+        let loaded = LoadedConfig::from_text(Some(user), Some("orch.toml".into())).unwrap();
+        let router = &loaded.plugin_specs().unwrap()[0];
+        let models: serde_json::Value = serde_json::from_str(&router.config["models"]).unwrap();
+        assert_eq!(models["strong"]["model"], "gpt-5");
+        assert_eq!(models["cheap"]["model"], "gemini-2.5-flash", "untouched aliases keep their defaults");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_file_and_line() {
+        let user = "[plugins.router-rules]\ntimeout_ms = 10\nmemroy_mb = 5\n";
+        let err = LoadedConfig::from_text(Some(user), Some("conf/orch.toml".into())).unwrap_err().to_string();
+        assert!(err.contains("conf/orch.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("memroy_mb"), "{err}");
+    }
+
+    #[test]
+    fn bad_grants_and_sources_name_the_plugin() {
+        let user = "[plugins.mine]\npath = \"mine.wasm\"\n[plugins.mine.grants]\nhttp = [\"api.example.com\"]\n";
+        let loaded = LoadedConfig::from_text(Some(user), Some("orch.toml".into())).unwrap();
+        let err = loaded.plugin_specs().unwrap_err().to_string();
+        assert!(err.contains("[plugins.mine]") && err.contains("api.example.com"), "{err}");
+
+        let user = "[plugins.nowhere]\ntimeout_ms = 5\n";
+        let loaded = LoadedConfig::from_text(Some(user), Some("orch.toml".into())).unwrap();
+        let err = loaded.plugin_specs().unwrap_err().to_string();
+        assert!(err.contains("not a builtin plugin") && err.contains("router-rules"), "{err}");
+    }
+}
