@@ -56,6 +56,9 @@ macro_rules! register {
             }
         }
 
+        // Component exports only mean something in a wasm component; native
+        // builds (tests, docs, `cargo check`) compile the plugin without them.
+        #[cfg(target_arch = "wasm32")]
         $crate::__private::$world::export!(__OrchPluginExport with_types_in $crate::__private::$world);
     };
 }

@@ -4,6 +4,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, anyhow};
 use sha2::{Digest, Sha256};
@@ -80,8 +81,12 @@ impl ComponentCache {
     fn store(&self, component: &Component, path: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
         let bytes = component.serialize().map_err(|e| anyhow!("{e:#}"))?;
-        // Write under a unique name, then rename: readers never see half a file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // Write under a name unique to this process and call, then rename:
+        // readers never see half a file, and a file someone has mapped is
+        // never modified in place.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp-{}-{unique}", std::process::id()));
         std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
     }

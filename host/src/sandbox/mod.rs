@@ -24,6 +24,7 @@ mod state;
 pub use bindings::types::{
     Capabilities, CommandRequest, LogLevel, PluginError, PluginInfo, PluginKind, Risk, Role, Task,
 };
+pub use audit::{AuditEvent, AuditSink, Capability, RecordingAudit, TracingAudit};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use error::{PluginId, SandboxError};
 pub use grants::{CommandGrant, Grants};
@@ -33,4 +34,5 @@ pub use plugin::{
     ModelChoice, PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
 };
 pub use runtime::{Inspection, PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits};
+pub use secrets::{EnvSecrets, SecretSource, StaticSecrets};
 pub use state::{Limits, OutputCaps, PluginContext};

@@ -1,0 +1,278 @@
+//! Hostile plugins against the sandbox. After every attack the same loaded
+//! plugin must still serve a normal call.
+
+use orch_host::sandbox::{
+    AuditEvent, CacheOutcome, Capability, CommandGrant, Grants, LoadedPlugin, PluginError, PluginSource, PluginSpec,
+    SandboxError,
+};
+use orch_tests::plugins::{ORCH_TEST_FUTURE_API, ORCH_TEST_GREEDY};
+use orch_tests::server::TestServer;
+
+use super::{probe, probe_command, runtime};
+
+/// The plugin still answers a normal call.
+async fn still_serves(plugin: &LoadedPlugin) {
+    let decision = plugin.route(&probe_command("ok")).await.expect("a normal call after the attack succeeds");
+    assert_eq!(decision.reason, "ok");
+}
+
+async fn reason(plugin: &LoadedPlugin, goal: &str) -> String {
+    plugin.route(&probe_command(goal)).await.unwrap_or_else(|e| panic!("`{goal}` failed: {e}")).reason
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_infinite_loop_is_stopped_at_its_deadline() {
+    let (runtime, _) = runtime();
+    let plugin = runtime.load(probe(Grants::default())).await.unwrap();
+    let err = plugin.route(&probe_command("loop")).await.unwrap_err();
+    assert!(matches!(err, SandboxError::Deadline { limit_ms: 500, .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("plugin `probe` 0.1.0") && message.contains("500 ms"), "{message}");
+    still_serves(&plugin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allocating_a_gibibyte_under_a_64_mib_cap_fails_cleanly() {
+    let (runtime, _) = runtime();
+    let plugin = runtime.load(probe(Grants::default())).await.unwrap();
+    let err = plugin.route(&probe_command("alloc 1073741824")).await.unwrap_err();
+    assert!(matches!(err, SandboxError::MemoryLimit { limit_mib: 64, .. }), "{err:?}");
+    assert!(err.to_string().contains("memory limit of 64 MiB"), "{err}");
+    // Within the cap, allocation works.
+    assert_eq!(reason(&plugin, "alloc 16777216").await, "allocated 16777216 bytes");
+    still_serves(&plugin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_are_unreachable_unless_granted_and_granted_ones_are_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let granted = dir.path().join("granted");
+    let secret_dir = dir.path().join("private");
+    std::fs::create_dir_all(&granted).unwrap();
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    std::fs::write(granted.join("notes.txt"), "hello").unwrap();
+    std::fs::write(secret_dir.join("key.txt"), "do not read").unwrap();
+
+    let (runtime, _) = runtime();
+    let plugin = runtime
+        .load(probe(Grants { read_paths: vec![granted.clone()], ..Grants::default() }))
+        .await
+        .unwrap();
+
+    let outside = reason(&plugin, &format!("read {}", secret_dir.join("key.txt").display())).await;
+    assert!(outside.starts_with("read failed"), "{outside}");
+    let climbing = reason(&plugin, &format!("read {}/../private/key.txt", granted.display())).await;
+    assert!(climbing.starts_with("read failed"), "{climbing}");
+    assert_eq!(reason(&plugin, "read /etc/hostname").await.split(':').next(), Some("read failed"));
+
+    assert_eq!(reason(&plugin, &format!("read {}", granted.join("notes.txt").display())).await, "read 5 bytes");
+    let write = reason(&plugin, &format!("write {}", granted.join("new.txt").display())).await;
+    assert!(write.starts_with("write failed"), "{write}");
+    assert!(!granted.join("new.txt").exists(), "nothing was written");
+    still_serves(&plugin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_to_an_origin_not_granted_never_leaves_the_process() {
+    let server = TestServer::start().await;
+    let (runtime, audit) = runtime();
+    // Granted: the same host on another port. Not granted: the server's port.
+    let plugin = runtime
+        .load(probe(Grants { http: vec!["http://127.0.0.1:1".into()], ..Grants::default() }))
+        .await
+        .unwrap();
+    let err = plugin.route(&probe_command(&format!("http {}", server.url("/steal")))).await.unwrap_err();
+    let Some(PluginError::Denied(detail)) = err.plugin_error() else { panic!("expected denied, got {err:?}") };
+    assert!(detail.contains(&format!("127.0.0.1:{}", server.port())), "{detail}");
+    assert_eq!(server.connections(), 0, "no connection reached the server");
+    assert!(
+        audit.events().iter().any(|e| matches!(e, AuditEvent::Denied { capability: Capability::Http, .. })),
+        "the denial is logged"
+    );
+    still_serves(&plugin).await;
+
+    // The control: with the origin granted, the same call does connect.
+    let granted = runtime
+        .load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() }))
+        .await
+        .unwrap();
+    assert_eq!(reason(&granted, &format!("http {}", server.url("/ok"))).await, "status 200");
+    assert_eq!(server.connections(), 1);
+    assert_eq!(server.requests()[0].path, "/ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_not_granted_is_never_spawned() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let (runtime, audit) = runtime();
+    let plugin = runtime
+        .load(probe(Grants {
+            commands: vec![CommandGrant { program: "echo".into(), args: vec!["hello*".into()] }],
+            ..Grants::default()
+        }))
+        .await
+        .unwrap();
+
+    let err = plugin.route(&probe_command(&format!("exec touch {}", marker.display()))).await.unwrap_err();
+    assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("`touch` is not allowlisted")), "{err}");
+    let err = plugin.route(&probe_command("exec echo goodbye")).await.unwrap_err();
+    assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("goodbye")), "{err}");
+    assert!(!marker.exists(), "the command did not run");
+    let denials = audit
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, AuditEvent::Denied { capability: Capability::Exec, .. }))
+        .count();
+    assert_eq!(denials, 2);
+
+    assert_eq!(reason(&plugin, "exec echo hello-world").await, "exit Some(0): hello-world");
+    still_serves(&plugin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_becomes_a_typed_error() {
+    let (runtime, _) = runtime();
+    let plugin = runtime.load(probe(Grants::default())).await.unwrap();
+    let err = plugin.route(&probe_command("panic")).await.unwrap_err();
+    let SandboxError::Panic { plugin: id, message } = &err else { panic!("expected a panic error, got {err:?}") };
+    assert_eq!(id.name, "probe");
+    assert_eq!(id.version.as_deref(), Some("0.1.0"));
+    assert!(message.contains("the probe panicked on purpose"), "{message}");
+    still_serves(&plugin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_asking_for_ungranted_capabilities_is_refused_at_load() {
+    let (runtime, _) = runtime();
+    let spec = PluginSpec::new("greedy", PluginSource::File(ORCH_TEST_GREEDY.into()));
+    let err = runtime.load(spec).await.err().expect("greedy must be refused");
+    let message = err.to_string();
+    assert!(matches!(err, SandboxError::MissingGrant { .. }), "{err:?}");
+    assert!(
+        message.contains("plugin `greedy` 0.1.0 asks for HTTP access to https://api.openai.com, which is not granted"),
+        "{message}"
+    );
+    assert!(message.contains("http = [\"https://api.openai.com\"] under [plugins.greedy.grants]"), "{message}");
+
+    // Granting part of it moves the refusal to the next missing grant.
+    let spec = PluginSpec {
+        grants: Grants {
+            http: vec!["https://api.openai.com".into()],
+            secrets: vec!["OPENAI_API_KEY".into()],
+            ..Grants::default()
+        },
+        ..PluginSpec::new("greedy", PluginSource::File(ORCH_TEST_GREEDY.into()))
+    };
+    let message = runtime.load(spec).await.err().expect("still refused").to_string();
+    assert!(message.contains("asks for running `rm -rf *`"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_for_another_contract_version_is_refused_before_instantiation() {
+    let (runtime, _) = runtime();
+    let spec = PluginSpec::new("future", PluginSource::File(ORCH_TEST_FUTURE_API.into()));
+    let err = runtime.load(spec).await.err().expect("a 0.2.0 plugin must be refused");
+    assert_eq!(err.to_string(), "plugin `future` was built for orch:plugin@0.2.0; this host supports 0.1.x");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_files_and_hash_pins_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"definitely not wasm").unwrap();
+    let (runtime, _) = runtime();
+
+    let err = runtime.load(PluginSpec::new("garbage", PluginSource::File(garbage.clone()))).await.err().unwrap();
+    let message = err.to_string();
+    assert!(message.contains("plugin `garbage`") && message.contains("not a valid WebAssembly component"), "{message}");
+
+    let missing = dir.path().join("missing.wasm");
+    let message = runtime.load(PluginSpec::new("missing", PluginSource::File(missing))).await.err().unwrap().to_string();
+    assert!(message.contains("missing.wasm") && message.contains("No such file"), "{message}");
+
+    let pinned = PluginSpec { sha256: Some("00".repeat(32)), ..probe(Grants::default()) };
+    let message = runtime.load(pinned).await.err().unwrap().to_string();
+    assert!(message.contains("pins sha256"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
+    let server = TestServer::start().await;
+    let (runtime, _) = runtime();
+    let grants = Grants { http: vec!["http://127.0.0.1:*".into()], secrets: vec!["TEST_KEY".into()], ..Grants::default() };
+    let plugin = runtime.load(probe(grants)).await.unwrap();
+
+    let seen_by_plugin = reason(&plugin, &format!("secret {}", server.url("/echo"))).await;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("authorization"), Some("Bearer s3cr3t-value"), "the server got the real key");
+    assert!(seen_by_plugin.starts_with("sent Bearer secret:TEST_KEY |"), "{seen_by_plugin}");
+    assert!(
+        seen_by_plugin.contains("authorization: Bearer secret:TEST_KEY"),
+        "the echoed key is scrubbed from the response: {seen_by_plugin}"
+    );
+    assert!(!seen_by_plugin.contains("s3cr3t-value"), "{seen_by_plugin}");
+
+    // Without the secret grant the request is refused before it is sent.
+    let no_secret = runtime
+        .load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() }))
+        .await
+        .unwrap();
+    let err = no_secret.route(&probe_command(&format!("secret {}", server.url("/echo")))).await.unwrap_err();
+    assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("TEST_KEY")), "{err}");
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_runtime_loads_from_the_compiled_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let build = || orch_host::sandbox::Runtime::builder().cache_dir(cache.path()).build().unwrap();
+    let first = build().load(probe(Grants::default())).await.unwrap();
+    assert_eq!(first.cache_outcome(), CacheOutcome::Compiled);
+    let second = build().load(probe(Grants::default())).await.unwrap();
+    assert_eq!(second.cache_outcome(), CacheOutcome::Hit, "a new engine must not recompile");
+    still_serves(&second).await;
+    // Loaded code is mapped from the entry: release it before damaging the file.
+    drop((first, second));
+
+    // A corrupted entry is ignored and rewritten, not trusted.
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"corrupted").unwrap();
+    }
+    let third = build().load(probe(Grants::default())).await.unwrap();
+    assert_eq!(third.cache_outcome(), CacheOutcome::Compiled);
+    still_serves(&third).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_logs_are_tagged_and_capped() {
+    let (runtime, audit) = runtime();
+    let plugin = runtime.load(probe(Grants::default())).await.unwrap();
+    assert_eq!(reason(&plugin, "log 1500").await, "logged 1500 lines");
+    let logs: Vec<String> = audit
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            AuditEvent::Log { plugin, message, .. } if plugin.name == "probe" => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(logs.len(), 1000, "lines beyond the per-call cap are dropped");
+    assert!(logs[999].contains("log line limit reached"), "{}", logs[999]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_outside_the_plugins_world_are_typed_errors() {
+    let (runtime, _) = runtime();
+    let plugin = runtime.load(probe(Grants::default())).await.unwrap();
+    let request = orch_host::sandbox::CheckRequest {
+        task: probe_command("ok").task,
+        workspace: "/".into(),
+        changed_files: Vec::new(),
+        diff: String::new(),
+        change_size: "small".into(),
+    };
+    let err = plugin.check(&request).await.unwrap_err();
+    assert_eq!(err.to_string(), "plugin `probe` 0.1.0 is a router plugin and has no `check` function");
+}

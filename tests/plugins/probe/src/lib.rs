@@ -1,0 +1,69 @@
+//! A router plugin that misbehaves on request, for the sandbox tests. The
+//! task's goal is a command: `ok`, `loop`, `alloc BYTES`, `read PATH`,
+//! `write PATH`, `http URL`, `secret URL`, `exec PROGRAM ARGS…`, `panic`,
+//! `log N`. The decision's `reason` reports what the plugin saw.
+
+use orch_sdk::router::{RouteDecision, RouteRequest, Router};
+use orch_sdk::{Plugin, PluginError, exec, http, log, secret};
+
+#[derive(Default)]
+struct Probe;
+
+impl Plugin for Probe {
+    const NAME: &'static str = "probe";
+    const DESCRIPTION: &'static str = "Test plugin that tries what the sandbox must stop";
+}
+
+impl Router for Probe {
+    fn route(&self, request: RouteRequest) -> Result<RouteDecision, PluginError> {
+        let goal = request.task.goal;
+        let (command, arg) = goal.split_once(' ').unwrap_or((goal.as_str(), ""));
+        let reason = match command {
+            "ok" => "ok".to_owned(),
+            "loop" => {
+                let mut counter = 0u64;
+                loop {
+                    counter = std::hint::black_box(counter.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let bytes: usize = arg.parse().map_err(|_| PluginError::InvalidInput("alloc needs a size".into()))?;
+                let block = vec![1u8; bytes];
+                format!("allocated {} bytes", std::hint::black_box(block).len())
+            }
+            "read" => match std::fs::read_to_string(arg) {
+                Ok(text) => format!("read {} bytes", text.len()),
+                Err(e) => format!("read failed: {e}"),
+            },
+            "write" => match std::fs::write(arg, b"written by probe") {
+                Ok(()) => "write succeeded".to_owned(),
+                Err(e) => format!("write failed: {e}"),
+            },
+            "http" => format!("status {}", http::get(arg, &[])?.status),
+            "secret" => {
+                let outgoing = http::Request::get(arg).header("authorization", format!("Bearer {}", secret("TEST_KEY")));
+                let seen = outgoing.as_wire().headers[0].value.clone();
+                let response = outgoing.send()?;
+                format!("sent {seen} | received {}", response.text())
+            }
+            "exec" => {
+                let mut parts = arg.split(' ');
+                let program = parts.next().unwrap_or_default();
+                let output = exec::Command::new(program).args(parts).run()?;
+                format!("exit {:?}: {}", output.exit_code, output.stdout_text().trim())
+            }
+            "log" => {
+                let lines: u32 = arg.parse().unwrap_or(1);
+                for i in 0..lines {
+                    log::info(&format!("probe line {i}"));
+                }
+                format!("logged {lines} lines")
+            }
+            "panic" => panic!("the probe panicked on purpose"),
+            other => return Err(PluginError::InvalidInput(format!("unknown probe command `{other}`"))),
+        };
+        Ok(RouteDecision { provider: "probe".into(), model: "probe".into(), reason, fallbacks: Vec::new() })
+    }
+}
+
+orch_sdk::register!(router: Probe);
