@@ -1,1 +1,132 @@
-fn main() {}
+//! What a plugin costs: compiling the router component cold, loading it
+//! from the on-disk cache, instantiating from `InstancePre`, a complete
+//! `route` call on a fresh instance and a call on a warm one — next to the
+//! same decision made by the plain Rust function inside the plugin.
+//!
+//! Run with `RUST_BACKTRACE=0 cargo bench -p orch-tests` (a set
+//! `RUST_BACKTRACE` makes wasmtime capture host backtraces on every error).
+
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use orch_host::config::LoadedConfig;
+use orch_host::sandbox::{
+    ComponentCache, Grants, PluginSource, PluginSpec, Risk, Role, RouteRequest, Runtime, Task, builtin,
+};
+use orch_router_rules::{ModelAliases, RuleTable, default_table};
+use wasmtime::component::Component;
+
+fn route_request() -> RouteRequest {
+    RouteRequest {
+        role: Role::CodeReviewer,
+        task: Task {
+            id: "bench".into(),
+            goal: "Add retry jitter".into(),
+            risk: Risk::High,
+            area: "core".into(),
+            labels: vec!["reliability".into()],
+        },
+        attempt: 1,
+        step_kind: Some("implementation".into()),
+        step_complexity: Some("medium".into()),
+        author_model: Some("gemini-2.5-pro".into()),
+    }
+}
+
+fn sdk_request() -> orch_sdk::router::RouteRequest {
+    orch_sdk::router::RouteRequest {
+        role: orch_sdk::Role::CodeReviewer,
+        task: orch_sdk::Task {
+            id: "bench".into(),
+            goal: "Add retry jitter".into(),
+            risk: orch_sdk::Risk::High,
+            area: "core".into(),
+            labels: vec!["reliability".into()],
+        },
+        attempt: 1,
+        step_kind: Some("implementation".into()),
+        step_complexity: Some("medium".into()),
+        author_model: Some("gemini-2.5-pro".into()),
+    }
+}
+
+fn router_spec() -> PluginSpec {
+    LoadedConfig::from_text(None, None)
+        .expect("defaults parse")
+        .plugin_specs()
+        .expect("default specs")
+        .into_iter()
+        .find(|s| s.name == "router-rules")
+        .expect("router-rules is configured")
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let cache_dir = tempfile::tempdir().expect("temp dir");
+    let runtime = Runtime::builder().cache_dir(cache_dir.path()).build().expect("runtime");
+    let bytes = builtin::get("router-rules").expect("router-rules is embedded");
+    let sha = ComponentCache::content_hash(bytes);
+    let engine = runtime.engine().clone();
+
+    let mut group = c.benchmark_group("router-rules");
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group.bench_function("cold compile", |b| {
+        b.iter(|| Component::new(&engine, bytes).expect("compiles"));
+    });
+    group.finish();
+
+    // Fill the cache once, then measure loads from it.
+    runtime.cache().load(&engine, bytes, &sha).expect("cache fill");
+    let mut group = c.benchmark_group("router-rules");
+    group.bench_function("load from disk cache", |b| {
+        b.iter(|| runtime.cache().load(&engine, bytes, &sha).expect("cached load"));
+    });
+
+    let plugin = rt.block_on(runtime.load(router_spec())).expect("router-rules loads");
+    let request = route_request();
+    let expected = rt.block_on(plugin.route(&request)).expect("route works").model;
+    assert_eq!(expected, "claude-sonnet-4-5");
+
+    group.bench_function("instantiate from InstancePre", |b| {
+        b.to_async(&rt).iter(|| async { plugin.instantiate().await.expect("instantiates") });
+    });
+    group.bench_function("route on a fresh instance", |b| {
+        b.to_async(&rt).iter(|| async { plugin.route(&request).await.expect("routes") });
+    });
+    let mut warm = rt.block_on(plugin.instantiate()).expect("instance");
+    group.bench_function("route on a warm instance", |b| {
+        b.iter(|| rt.block_on(warm.route(&request)).expect("routes"));
+    });
+
+    let models: ModelAliases = serde_json::from_str(&router_spec().config["models"]).expect("models");
+    let table = RuleTable::new(models.clone(), default_table::rules()).expect("table");
+    let native = sdk_request();
+    assert_eq!(table.route(&native).expect("decides").model, expected);
+    group.bench_function("plain Rust: decide with a built table", |b| {
+        b.iter(|| table.route(&native).expect("decides"));
+    });
+    let models_json = router_spec().config["models"].clone();
+    group.bench_function("plain Rust: parse config, build table, decide", |b| {
+        b.iter(|| {
+            let models: ModelAliases = serde_json::from_str(&models_json).expect("models");
+            RuleTable::new(models, default_table::rules()).expect("table").route(&native).expect("decides")
+        });
+    });
+
+    // How long a runaway plugin keeps a call busy past a 100 ms deadline.
+    let probe = PluginSpec {
+        timeout: Some(Duration::from_millis(100)),
+        ..PluginSpec::new("probe", PluginSource::File(orch_tests::plugins::ORCH_TEST_PROBE.into()))
+    };
+    let probe = rt.block_on(runtime.load(PluginSpec { grants: Grants::default(), ..probe })).expect("probe loads");
+    let mut looping = route_request();
+    looping.task.goal = "loop".into();
+    group.sample_size(10);
+    group.bench_function("infinite loop stopped (100 ms deadline)", |b| {
+        b.to_async(&rt).iter(|| async { probe.route(&looping).await.expect_err("stopped") });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
