@@ -95,37 +95,9 @@ fn the_plain_function_makes_the_same_decisions() {
     let models = models(&spec);
     let table = RuleTable::new(models.clone(), default_table::rules()).expect("the default table is valid");
     for case in SEED_CASES {
-        let request = sdk_request(case_request(case, &models));
+        let request = orch_tests::to_sdk_request(case_request(case, &models));
         let decision = table.route(&request).unwrap_or_else(|e| panic!("{case:?}: {e:?}"));
         assert_eq!(decision.model, models[case.6].model, "{case:?}");
-    }
-}
-
-/// The same request in the SDK's types, as the plugin sees it.
-pub fn sdk_request(host: RouteRequest) -> orch_sdk::router::RouteRequest {
-    use orch_sdk::{Risk as R, Role as P};
-    orch_sdk::router::RouteRequest {
-        role: match host.role {
-            Role::Planner => P::Planner,
-            Role::PlanReviewer => P::PlanReviewer,
-            Role::Implementer => P::Implementer,
-            Role::CodeReviewer => P::CodeReviewer,
-        },
-        task: orch_sdk::Task {
-            id: host.task.id,
-            goal: host.task.goal,
-            risk: match host.task.risk {
-                Risk::Low => R::Low,
-                Risk::Medium => R::Medium,
-                Risk::High => R::High,
-            },
-            area: host.task.area,
-            labels: host.task.labels,
-        },
-        attempt: host.attempt,
-        step_kind: host.step_kind,
-        step_complexity: host.step_complexity,
-        author_model: host.author_model,
     }
 }
 

@@ -33,23 +33,6 @@ fn route_request() -> RouteRequest {
     }
 }
 
-fn sdk_request() -> orch_sdk::router::RouteRequest {
-    orch_sdk::router::RouteRequest {
-        role: orch_sdk::Role::CodeReviewer,
-        task: orch_sdk::Task {
-            id: "bench".into(),
-            goal: "Add retry jitter".into(),
-            risk: orch_sdk::Risk::High,
-            area: "core".into(),
-            labels: vec!["reliability".into()],
-        },
-        attempt: 1,
-        step_kind: Some("implementation".into()),
-        step_complexity: Some("medium".into()),
-        author_model: Some("gemini-2.5-pro".into()),
-    }
-}
-
 fn router_spec() -> PluginSpec {
     LoadedConfig::from_text(None, None)
         .expect("defaults parse")
@@ -100,7 +83,7 @@ fn bench(c: &mut Criterion) {
 
     let models: ModelAliases = serde_json::from_str(&router_spec().config["models"]).expect("models");
     let table = RuleTable::new(models.clone(), default_table::rules()).expect("table");
-    let native = sdk_request();
+    let native = orch_tests::to_sdk_request(route_request());
     assert_eq!(table.route(&native).expect("decides").model, expected);
     group.bench_function("plain Rust: decide with a built table", |b| {
         b.iter(|| table.route(&native).expect("decides"));
@@ -119,6 +102,15 @@ fn bench(c: &mut Criterion) {
         ..PluginSpec::new("probe", PluginSource::File(orch_tests::plugins::ORCH_TEST_PROBE.into()))
     };
     let probe = rt.block_on(runtime.load(PluginSpec { grants: Grants::default(), ..probe })).expect("probe loads");
+    let mut ok = route_request();
+    ok.task.goal = "ok".into();
+    group.bench_function("trivial plugin: route on a fresh instance", |b| {
+        b.to_async(&rt).iter(|| async { probe.route(&ok).await.expect("routes") });
+    });
+    let mut warm_probe = rt.block_on(probe.instantiate()).expect("instance");
+    group.bench_function("trivial plugin: route on a warm instance", |b| {
+        b.iter(|| rt.block_on(warm_probe.route(&ok)).expect("routes"));
+    });
     let mut looping = route_request();
     looping.task.goal = "loop".into();
     group.sample_size(10);
