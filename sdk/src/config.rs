@@ -1,6 +1,7 @@
 //! Reading the plugin's configuration: the `[plugins.NAME.config]` table of
 //! `orch.toml`.
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::host;
@@ -18,10 +19,17 @@ pub fn json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, PluginError> {
     let Some(raw) = get(key) else {
         return Ok(None);
     };
-    parse(key, &raw).map(Some)
+    parse_owned(key, &raw).map(Some)
 }
 
-fn parse<T: DeserializeOwned>(key: &str, raw: &str) -> Result<T, PluginError> {
+/// Parses `raw`, the JSON value of `key` read with [`get`], into a `T` that
+/// may borrow from it (cheaper than [`json`] for large values). A value that
+/// does not parse is an `invalid-input` error naming the key.
+pub fn parse<'a, T: Deserialize<'a>>(key: &str, raw: &'a str) -> Result<T, PluginError> {
+    serde_json::from_str(raw).map_err(|e| PluginError::InvalidInput(format!("config key `{key}` is not valid: {e}")))
+}
+
+fn parse_owned<T: DeserializeOwned>(key: &str, raw: &str) -> Result<T, PluginError> {
     serde_json::from_str(raw).or_else(|first| {
         // Plain strings come back unquoted; try them as a JSON string.
         serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
@@ -32,15 +40,15 @@ fn parse<T: DeserializeOwned>(key: &str, raw: &str) -> Result<T, PluginError> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::parse_owned;
 
     #[test]
     fn parses_json_and_plain_strings() {
-        let n: u32 = parse("n", "42").unwrap();
+        let n: u32 = parse_owned("n", "42").unwrap();
         assert_eq!(n, 42);
-        let s: String = parse("s", "hello").unwrap();
+        let s: String = parse_owned("s", "hello").unwrap();
         assert_eq!(s, "hello");
-        let err = parse::<Vec<u32>>("list", "[1, x]").unwrap_err();
+        let err = parse_owned::<Vec<u32>>("list", "[1, x]").unwrap_err();
         assert!(err.to_string().contains("config key `list`"), "{err}");
     }
 }

@@ -81,18 +81,18 @@ fn bench(c: &mut Criterion) {
         b.iter(|| rt.block_on(warm.route(&request)).expect("routes"));
     });
 
-    let models: ModelAliases = serde_json::from_str(&router_spec().config["models"]).expect("models");
-    let table = RuleTable::new(models.clone(), default_table::rules()).expect("table");
+    let models_json = router_spec().config["models"].clone();
+    let models: ModelAliases<'_> = serde_json::from_str(&models_json).expect("models");
+    let table = RuleTable::new(models.clone(), default_table::RULES).expect("table");
     let native = orch_tests::to_sdk_request(route_request());
     assert_eq!(table.route(&native).expect("decides").model, expected);
     group.bench_function("plain Rust: decide with a built table", |b| {
         b.iter(|| table.route(&native).expect("decides"));
     });
-    let models_json = router_spec().config["models"].clone();
     group.bench_function("plain Rust: parse config, build table, decide", |b| {
         b.iter(|| {
-            let models: ModelAliases = serde_json::from_str(&models_json).expect("models");
-            RuleTable::new(models, default_table::rules()).expect("table").route(&native).expect("decides")
+            let models: ModelAliases<'_> = serde_json::from_str(&models_json).expect("models");
+            RuleTable::with_names(models, default_table::RULES, default_table::ALIASES).expect("table").route(&native).expect("decides")
         });
     });
 

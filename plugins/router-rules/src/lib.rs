@@ -24,18 +24,20 @@ impl Plugin for RulesRouter {
 
 impl Router for RulesRouter {
     fn route(&self, request: RouteRequest) -> Result<RouteDecision, PluginError> {
-        let models: ModelAliases = config::json("models")?.ok_or_else(|| {
+        let raw = config::get("models").ok_or_else(|| {
             PluginError::InvalidInput(
                 "config key `models` is missing: map each alias used by the rules \
                  (e.g. strong, mid, cheap) to { provider, model }"
                     .into(),
             )
         })?;
-        let rules = match config::json::<Vec<Rule>>("rules")? {
-            Some(rules) => rules,
-            None => default_table::rules(),
-        };
-        RuleTable::new(models, rules)?.route(&request)
+        let models: ModelAliases<'_> = config::parse("models", &raw)?;
+        match config::json::<Vec<Rule>>("rules")? {
+            Some(rules) => RuleTable::new(models, &rules)?.route(&request),
+            None => {
+                RuleTable::with_names(models, default_table::RULES, default_table::ALIASES)?.route(&request)
+            }
+        }
     }
 }
 
