@@ -6,10 +6,7 @@ use std::path::Path;
 
 use guest_build::Guest;
 
-const BUILTINS: &[Guest<'static>] = &[Guest {
-    package: "orch-router-rules",
-    dir: "plugins/router-rules",
-}];
+const BUILTINS: &[Guest<'static>] = &[Guest { package: "orch-router-rules", dir: "plugins/router-rules" }];
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo");

@@ -79,10 +79,10 @@ impl LoadedConfig {
             None => Some(PathBuf::from(CONFIG_FILE)).filter(|p| p.is_file()),
         };
         let user = match &path {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-                path: path.clone(),
-                message: e.to_string(),
-            })?),
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read { path: path.clone(), message: e.to_string() })?,
+            ),
             None => None,
         };
         Self::from_text(user.as_deref(), path)
@@ -114,29 +114,17 @@ impl LoadedConfig {
 
     /// The directory relative plugin paths are resolved against.
     fn base_dir(&self) -> PathBuf {
-        self.path
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_owned)
-            .unwrap_or_default()
+        self.path.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default()
     }
 
     /// The load spec of every configured plugin, by name.
     pub fn plugin_specs(&self) -> Result<Vec<PluginSpec>, ConfigError> {
-        self.config
-            .plugins
-            .iter()
-            .map(|(name, section)| self.plugin_spec(name, section))
-            .collect()
+        self.config.plugins.iter().map(|(name, section)| self.plugin_spec(name, section)).collect()
     }
 
     /// The load spec of plugin `name`.
     pub fn plugin_spec(&self, name: &str, section: &PluginConfig) -> Result<PluginSpec, ConfigError> {
-        let error = |message: String| ConfigError::Plugin {
-            path: self.shown_path(),
-            plugin: name.to_owned(),
-            message,
-        };
+        let error = |message: String| ConfigError::Plugin { path: self.shown_path(), plugin: name.to_owned(), message };
         let source = match (&section.path, &section.builtin) {
             (Some(_), Some(_)) => return Err(error("set either `path` or `builtin`, not both".into())),
             (Some(path), None) => PluginSource::File(self.base_dir().join(path)),

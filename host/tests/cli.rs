@@ -148,7 +148,13 @@ fn scaffolded_plugins_of_every_kind_build_inspect_and_load() {
     let out = orch(dir.path(), &["plugin", "list", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
     let list = json(&out);
-    let loaded: Vec<&str> = list.as_array().unwrap().iter().filter(|p| p["status"] == "loaded").map(|p| p["name"].as_str().unwrap()).collect();
+    let loaded: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "loaded")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(loaded, ["my-gate", "my-provider", "my-router", "router-rules"]);
     let provider = list.as_array().unwrap().iter().find(|p| p["name"] == "my-provider").unwrap();
     assert_eq!(provider["requested"]["http"][0], "https://api.openai.com");
@@ -157,9 +163,5 @@ fn scaffolded_plugins_of_every_kind_build_inspect_and_load() {
     std::fs::write(dir.path().join("orch.toml"), config.replace("secrets = [\"MY_PROVIDER_API_KEY\"]\n", "")).unwrap();
     let out = orch(dir.path(), &["plugin", "list"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("asks for the secret MY_PROVIDER_API_KEY, which is not granted"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("asks for the secret MY_PROVIDER_API_KEY, which is not granted"), "{}", stdout(&out));
 }

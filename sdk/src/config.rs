@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::bindings::host;
 use crate::PluginError;
+use crate::bindings::host;
 
 /// The raw value of `key`: strings as written, other values as JSON text.
 pub fn get(key: &str) -> Option<String> {
@@ -32,9 +32,8 @@ pub fn parse<'a, T: Deserialize<'a>>(key: &str, raw: &'a str) -> Result<T, Plugi
 fn parse_owned<T: DeserializeOwned>(key: &str, raw: &str) -> Result<T, PluginError> {
     serde_json::from_str(raw).or_else(|first| {
         // Plain strings come back unquoted; try them as a JSON string.
-        serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|_| {
-            PluginError::InvalidInput(format!("config key `{key}` is not valid: {first}"))
-        })
+        serde_json::from_value(serde_json::Value::String(raw.to_owned()))
+            .map_err(|_| PluginError::InvalidInput(format!("config key `{key}` is not valid: {first}")))
     })
 }
 

@@ -2,9 +2,9 @@
 //! operator allowlisted run; anything else is [`PluginError::Denied`] and is
 //! never spawned.
 
+use crate::PluginError;
 use crate::bindings::host;
 use crate::bindings::types::Command as WireCommand;
-use crate::PluginError;
 
 pub use crate::bindings::types::CommandOutput as Output;
 

@@ -6,9 +6,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::PluginError;
 use crate::bindings::host;
 use crate::bindings::types::{Header, HttpRequest};
-use crate::PluginError;
 
 /// A request under construction.
 #[derive(Debug, Clone)]
@@ -42,17 +42,14 @@ impl Request {
 
     /// Adds a header. The value may hold a `secret:NAME` reference.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.inner.headers.push(Header {
-            name: name.into(),
-            value: value.into(),
-        });
+        self.inner.headers.push(Header { name: name.into(), value: value.into() });
         self
     }
 
     /// Sets the body to `body` serialised as JSON, with its content type.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, PluginError> {
-        self.inner.body = serde_json::to_vec(body)
-            .map_err(|e| PluginError::InvalidInput(format!("cannot encode JSON body: {e}")))?;
+        self.inner.body =
+            serde_json::to_vec(body).map_err(|e| PluginError::InvalidInput(format!("cannot encode JSON body: {e}")))?;
         Ok(self.header("content-type", "application/json"))
     }
 
@@ -75,11 +72,7 @@ impl Request {
 
     /// Sends the request through the host.
     pub fn send(self) -> Result<Response, PluginError> {
-        host::http_send(&self.inner).map(|r| Response {
-            status: r.status,
-            headers: r.headers,
-            body: r.body,
-        })
+        host::http_send(&self.inner).map(|r| Response { status: r.status, headers: r.headers, body: r.body })
     }
 }
 
@@ -98,10 +91,7 @@ pub struct Response {
 impl Response {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
     }
 
     /// The body as text (invalid UTF-8 replaced).
@@ -128,17 +118,10 @@ pub fn post_json<T: Serialize + ?Sized>(
     headers: &[(&str, &str)],
     body: &T,
 ) -> Result<Response, PluginError> {
-    headers
-        .iter()
-        .fold(Request::post(url), |req, (name, value)| req.header(*name, *value))
-        .json(body)?
-        .send()
+    headers.iter().fold(Request::post(url), |req, (name, value)| req.header(*name, *value)).json(body)?.send()
 }
 
 /// GETs `url` with `headers`.
 pub fn get(url: &str, headers: &[(&str, &str)]) -> Result<Response, PluginError> {
-    headers
-        .iter()
-        .fold(Request::get(url), |req, (name, value)| req.header(*name, *value))
-        .send()
+    headers.iter().fold(Request::get(url), |req, (name, value)| req.header(*name, *value)).send()
 }

@@ -54,8 +54,7 @@ mod register;
 mod secret;
 
 pub use bindings::types::{
-    Capabilities, CommandRequest, Header, LogLevel, PluginError, PluginInfo, PluginKind, Risk,
-    Role, Task,
+    Capabilities, CommandRequest, Header, LogLevel, PluginError, PluginInfo, PluginKind, Risk, Role, Task,
 };
 pub use secret::secret;
 
@@ -78,14 +77,11 @@ pub trait Plugin: Default {
     }
 }
 
+// The type is generated from the WIT, so the derive cannot be written on it.
+#[allow(clippy::derivable_impls)]
 impl Default for Capabilities {
     fn default() -> Self {
-        Self {
-            http: Vec::new(),
-            secrets: Vec::new(),
-            read_paths: Vec::new(),
-            commands: Vec::new(),
-        }
+        Self { http: Vec::new(), secrets: Vec::new(), read_paths: Vec::new(), commands: Vec::new() }
     }
 }
 
@@ -111,19 +107,15 @@ impl Capabilities {
 
     /// Asks to run `program` with arguments matching `args` (`*`-globs).
     pub fn command(mut self, program: impl Into<String>, args: &[&str]) -> Self {
-        self.commands.push(CommandRequest {
-            program: program.into(),
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
-        });
+        self.commands
+            .push(CommandRequest { program: program.into(), args: args.iter().map(|a| (*a).to_owned()).collect() });
         self
     }
 }
 
 /// Routers choose the provider and model for a role.
 pub mod router {
-    pub use crate::bindings::router_world::exports::orch::plugin::router::{
-        ModelChoice, RouteDecision, RouteRequest,
-    };
+    pub use crate::bindings::router_world::exports::orch::plugin::router::{ModelChoice, RouteDecision, RouteRequest};
 
     /// Implement this and `register!(router: YourType)`.
     pub trait Router: crate::Plugin {
@@ -147,9 +139,7 @@ pub mod provider {
 
 /// Gates judge a change.
 pub mod gate {
-    pub use crate::bindings::gate_world::exports::orch::plugin::gate::{
-        CheckRequest, CheckResult, Finding, Severity,
-    };
+    pub use crate::bindings::gate_world::exports::orch::plugin::gate::{CheckRequest, CheckResult, Finding, Severity};
 
     /// Implement this and `register!(gate: YourType)`.
     pub trait Gate: crate::Plugin {

@@ -1,7 +1,7 @@
 //! Writing to the host's log. Lines are tagged with the plugin's name.
 
-use crate::bindings::host;
 use crate::LogLevel;
+use crate::bindings::host;
 
 /// Writes `message` at `level`.
 pub fn write(level: LogLevel, message: &str) {

@@ -9,7 +9,16 @@ use orch_router_rules::{ModelAliases, RuleTable, default_table};
 use super::{request, runtime};
 
 /// (role, risk, area, step kind, step complexity, author alias, expected alias, words in the reason)
-type Case = (Role, Risk, &'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>, &'static str, &'static str);
+type Case = (
+    Role,
+    Risk,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+);
 
 const SEED_CASES: &[Case] = &[
     // Planner.
@@ -34,7 +43,16 @@ const SEED_CASES: &[Case] = &[
     (Role::Implementer, Risk::Medium, "core", Some("refactor"), Some("trivial"), None, "cheap", "simple refactor"),
     (Role::Implementer, Risk::Low, "core", Some("testing"), Some("small"), None, "cheap", "low-risk test"),
     (Role::Implementer, Risk::Medium, "core", Some("testing"), Some("small"), None, "mid", "default implementer"),
-    (Role::Implementer, Risk::Medium, "core", Some("implementation"), Some("medium"), None, "mid", "default implementer"),
+    (
+        Role::Implementer,
+        Risk::Medium,
+        "core",
+        Some("implementation"),
+        Some("medium"),
+        None,
+        "mid",
+        "default implementer",
+    ),
     // Code reviewer: never the implementer's model.
     (Role::CodeReviewer, Risk::Medium, "core", None, None, Some("strong"), "mid", "code by the strong model"),
     (Role::CodeReviewer, Risk::Low, "docs", None, None, Some("cheap"), "strong", "code by the cheap model"),
@@ -79,7 +97,11 @@ async fn the_component_reproduces_the_seed_routing_table() {
         let request = case_request(case, &models);
         let decision = plugin.route(&request).await.unwrap_or_else(|e| panic!("{case:?}: {e}"));
         let expected = &models[case.6];
-        assert_eq!((decision.provider.as_str(), decision.model.as_str()), (&*expected.provider, &*expected.model), "{case:?}");
+        assert_eq!(
+            (decision.provider.as_str(), decision.model.as_str()),
+            (&*expected.provider, &*expected.model),
+            "{case:?}"
+        );
         assert!(decision.reason.contains(case.7), "{case:?}: reason `{}`", decision.reason);
         assert!(!decision.fallbacks.is_empty(), "{case:?}: every decision has a fallback");
         if let Some(author) = &request.author_model {
@@ -123,7 +145,10 @@ rules = [
     .await;
     let mut req = request(Role::Implementer, Risk::Low, "core", "x");
     let first = plugin.route(&req).await.unwrap();
-    assert_eq!((first.provider.as_str(), first.model.as_str(), first.reason.as_str()), ("openai", "gpt-5-mini", "default"));
+    assert_eq!(
+        (first.provider.as_str(), first.model.as_str(), first.reason.as_str()),
+        ("openai", "gpt-5-mini", "default")
+    );
     assert_eq!(first.fallbacks[0].model, "gemini-2.5-flash");
 
     req.attempt = 3;

@@ -54,10 +54,7 @@ async fn files_are_unreachable_unless_granted_and_granted_ones_are_read_only() {
     std::fs::write(secret_dir.join("key.txt"), "do not read").unwrap();
 
     let (runtime, _) = runtime();
-    let plugin = runtime
-        .load(probe(Grants { read_paths: vec![granted.clone()], ..Grants::default() }))
-        .await
-        .unwrap();
+    let plugin = runtime.load(probe(Grants { read_paths: vec![granted.clone()], ..Grants::default() })).await.unwrap();
 
     let outside = reason(&plugin, &format!("read {}", secret_dir.join("key.txt").display())).await;
     assert!(outside.starts_with("read failed"), "{outside}");
@@ -77,10 +74,8 @@ async fn http_to_an_origin_not_granted_never_leaves_the_process() {
     let server = TestServer::start().await;
     let (runtime, audit) = runtime();
     // Granted: the same host on another port. Not granted: the server's port.
-    let plugin = runtime
-        .load(probe(Grants { http: vec!["http://127.0.0.1:1".into()], ..Grants::default() }))
-        .await
-        .unwrap();
+    let plugin =
+        runtime.load(probe(Grants { http: vec!["http://127.0.0.1:1".into()], ..Grants::default() })).await.unwrap();
     let err = plugin.route(&probe_command(&format!("http {}", server.url("/steal")))).await.unwrap_err();
     let Some(PluginError::Denied(detail)) = err.plugin_error() else { panic!("expected denied, got {err:?}") };
     assert!(detail.contains(&format!("127.0.0.1:{}", server.port())), "{detail}");
@@ -92,10 +87,8 @@ async fn http_to_an_origin_not_granted_never_leaves_the_process() {
     still_serves(&plugin).await;
 
     // The control: with the origin granted, the same call does connect.
-    let granted = runtime
-        .load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() }))
-        .await
-        .unwrap();
+    let granted =
+        runtime.load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() })).await.unwrap();
     assert_eq!(reason(&granted, &format!("http {}", server.url("/ok"))).await, "status 200");
     assert_eq!(server.connections(), 1);
     assert_eq!(server.requests()[0].path, "/ok");
@@ -115,7 +108,10 @@ async fn a_command_not_granted_is_never_spawned() {
         .unwrap();
 
     let err = plugin.route(&probe_command(&format!("exec touch {}", marker.display()))).await.unwrap_err();
-    assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("`touch` is not allowlisted")), "{err}");
+    assert!(
+        matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("`touch` is not allowlisted")),
+        "{err}"
+    );
     let err = plugin.route(&probe_command("exec echo goodbye")).await.unwrap_err();
     assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("goodbye")), "{err}");
     assert!(!marker.exists(), "the command did not run");
@@ -188,7 +184,8 @@ async fn bad_files_and_hash_pins_are_refused_with_the_reason() {
     assert!(message.contains("plugin `garbage`") && message.contains("not a valid WebAssembly component"), "{message}");
 
     let missing = dir.path().join("missing.wasm");
-    let message = runtime.load(PluginSpec::new("missing", PluginSource::File(missing))).await.err().unwrap().to_string();
+    let message =
+        runtime.load(PluginSpec::new("missing", PluginSource::File(missing))).await.err().unwrap().to_string();
     assert!(message.contains("missing.wasm") && message.contains("No such file"), "{message}");
 
     let pinned = PluginSpec { sha256: Some("00".repeat(32)), ..probe(Grants::default()) };
@@ -200,7 +197,8 @@ async fn bad_files_and_hash_pins_are_refused_with_the_reason() {
 async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
     let server = TestServer::start().await;
     let (runtime, _) = runtime();
-    let grants = Grants { http: vec!["http://127.0.0.1:*".into()], secrets: vec!["TEST_KEY".into()], ..Grants::default() };
+    let grants =
+        Grants { http: vec!["http://127.0.0.1:*".into()], secrets: vec!["TEST_KEY".into()], ..Grants::default() };
     let plugin = runtime.load(probe(grants)).await.unwrap();
 
     let seen_by_plugin = reason(&plugin, &format!("secret {}", server.url("/echo"))).await;
@@ -215,10 +213,8 @@ async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
     assert!(!seen_by_plugin.contains("s3cr3t-value"), "{seen_by_plugin}");
 
     // Without the secret grant the request is refused before it is sent.
-    let no_secret = runtime
-        .load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() }))
-        .await
-        .unwrap();
+    let no_secret =
+        runtime.load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() })).await.unwrap();
     let err = no_secret.route(&probe_command(&format!("secret {}", server.url("/echo")))).await.unwrap_err();
     assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("TEST_KEY")), "{err}");
     assert_eq!(server.connections(), 1);

@@ -92,7 +92,10 @@ fn bench(c: &mut Criterion) {
     group.bench_function("plain Rust: parse config, build table, decide", |b| {
         b.iter(|| {
             let models: ModelAliases<'_> = serde_json::from_str(&models_json).expect("models");
-            RuleTable::with_names(models, default_table::RULES, default_table::ALIASES).expect("table").route(&native).expect("decides")
+            RuleTable::with_names(models, default_table::RULES, default_table::ALIASES)
+                .expect("table")
+                .route(&native)
+                .expect("decides")
         });
     });
 

@@ -38,4 +38,3 @@ pub fn to_sdk_request(host: RouteRequest) -> orch_sdk::router::RouteRequest {
         author_model: host.author_model,
     }
 }
-

@@ -51,7 +51,9 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            let usage = err.chain().any(|cause| cause.downcast_ref::<ConfigError>().is_some() || cause.downcast_ref::<UsageError>().is_some());
+            let usage = err.chain().any(|cause| {
+                cause.downcast_ref::<ConfigError>().is_some() || cause.downcast_ref::<UsageError>().is_some()
+            });
             ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FAILED })
         }
     }
@@ -72,9 +74,6 @@ pub struct UsageError(pub String);
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

@@ -117,7 +117,14 @@ async fn list(config: Option<&Path>, as_json: bool) -> anyhow::Result<ExitCode> 
                     plugin.source().to_owned(),
                     grants_summary(grants),
                 ],
-                Err(error) => vec![name.clone(), "-".into(), "-".into(), "-".into(), format!("error: {error}"), grants_summary(grants)],
+                Err(error) => vec![
+                    name.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    format!("error: {error}"),
+                    grants_summary(grants),
+                ],
             })
             .collect();
         print!("{}", table(&["NAME", "KIND", "VERSION", "API", "SOURCE", "GRANTS"], &rows));
@@ -158,7 +165,8 @@ fn inspection_json(i: &Inspection) -> Value {
 fn inspection_text(i: &Inspection) -> String {
     let caps = &i.info.capabilities;
     let list = |items: Vec<String>| if items.is_empty() { "none".to_owned() } else { items.join(", ") };
-    let commands = caps.commands.iter().map(|c| format!("{} {}", c.program, c.args.join(" ")).trim().to_owned()).collect();
+    let commands =
+        caps.commands.iter().map(|c| format!("{} {}", c.program, c.args.join(" ")).trim().to_owned()).collect();
     format!(
         "name:         {}\nversion:      {}\nkind:         {}\nworld:        orch:plugin/{}-plugin@{}\napi version:  {}\ndescription:  {}\nrequests:\n  http:       {}\n  secrets:    {}\n  read paths: {}\n  commands:   {}\nsha256:       {}\nsize:         {} bytes\n",
         i.info.name,

@@ -45,7 +45,9 @@ fn bundled_sdk() -> PathBuf {
 pub fn create(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> {
     validate_name(name)?;
     if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(UsageError(format!("{} already exists and is not empty; choose another --dir", dir.display())).into());
+        return Err(
+            UsageError(format!("{} already exists and is not empty; choose another --dir", dir.display())).into()
+        );
     }
     let sdk_dependency = sdk_dependency(sdk)?;
     let crate_name = name.replace('-', "_");

@@ -44,7 +44,9 @@ pub enum SandboxError {
     #[error("{plugin} is not an orch plugin: it exports none of orch:plugin/router, provider or gate ({exports})")]
     NotAPlugin { plugin: PluginId, exports: String },
     /// The plugin asked for a capability the operator did not grant.
-    #[error("{plugin} asks for {capability}, which is not granted; to allow it add {hint} under [plugins.{config_name}.grants] in orch.toml")]
+    #[error(
+        "{plugin} asks for {capability}, which is not granted; to allow it add {hint} under [plugins.{config_name}.grants] in orch.toml"
+    )]
     MissingGrant { plugin: PluginId, config_name: String, capability: String, hint: String },
     /// The plugin's self-description does not fit how it was built or configured.
     #[error("{plugin}: {message}")]

@@ -31,8 +31,9 @@ pub async fn run(plugin: &PluginContext, command: Command, time_left: Duration) 
         }
         None => plugin.grants.read_paths.first().cloned().unwrap_or_else(std::env::temp_dir),
     };
-    let program = resolve_program(&command.program)
-        .ok_or_else(|| PluginError::Fatal(format!("command `{}` is allowlisted but not found on PATH", command.program)))?;
+    let program = resolve_program(&command.program).ok_or_else(|| {
+        PluginError::Fatal(format!("command `{}` is allowlisted but not found on PATH", command.program))
+    })?;
 
     let mut child = Process::new(&program)
         .args(&command.args)
@@ -56,9 +57,7 @@ pub async fn run(plugin: &PluginContext, command: Command, time_left: Duration) 
         let _ = stdin.write_all(&input).await;
         drop(stdin);
     };
-    let timeout = command
-        .timeout_ms
-        .map_or(time_left, |ms| Duration::from_millis(ms.into()).min(time_left));
+    let timeout = command.timeout_ms.map_or(time_left, |ms| Duration::from_millis(ms.into()).min(time_left));
 
     let work = async {
         let ((), (out, out_cut), (err, err_cut), status) =
@@ -113,9 +112,7 @@ fn resolve_program(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         return None;
     }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
 }
 
 /// The only environment a command sees: enough to find programs and speak UTF-8.

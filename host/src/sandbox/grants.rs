@@ -70,7 +70,9 @@ struct OriginPattern {
 impl OriginPattern {
     fn parse(pattern: &str) -> Result<Self, String> {
         let bad = |why: &str| {
-            format!("`{pattern}` is not an origin pattern ({why}); expected scheme://host[:port], e.g. https://api.openai.com or http://127.0.0.1:*")
+            format!(
+                "`{pattern}` is not an origin pattern ({why}); expected scheme://host[:port], e.g. https://api.openai.com or http://127.0.0.1:*"
+            )
         };
         let (scheme, rest) = pattern.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let scheme = scheme.to_ascii_lowercase();
@@ -149,10 +151,7 @@ impl Grants {
     pub fn missing(&self, requested: &Capabilities) -> Option<Missing> {
         for origin in &requested.http {
             let covered = OriginPattern::parse(origin).is_ok_and(|wanted| {
-                self.http
-                    .iter()
-                    .filter_map(|g| OriginPattern::parse(g).ok())
-                    .any(|g| g.covers(&wanted))
+                self.http.iter().filter_map(|g| OriginPattern::parse(g).ok()).any(|g| g.covers(&wanted))
             });
             if !covered {
                 return Some(Missing {
@@ -181,10 +180,7 @@ impl Grants {
             if !self.covers_command_request(command) {
                 return Some(Missing {
                     capability: format!("running `{} {}`", command.program, command.args.join(" ")),
-                    hint: format!(
-                        "commands = [{{ program = {:?}, args = {:?} }}]",
-                        command.program, command.args
-                    ),
+                    hint: format!("commands = [{{ program = {:?}, args = {:?} }}]", command.program, command.args),
                 });
             }
         }
@@ -194,19 +190,13 @@ impl Grants {
     fn covers_command_request(&self, wanted: &CommandRequest) -> bool {
         self.commands.iter().any(|grant| {
             grant.program == wanted.program
-                && wanted
-                    .args
-                    .iter()
-                    .all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg)))
+                && wanted.args.iter().all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg)))
         })
     }
 
     /// May the plugin send a request to `url`?
     pub fn allows_url(&self, url: &Url) -> bool {
-        self.http
-            .iter()
-            .filter_map(|g| OriginPattern::parse(g).ok())
-            .any(|g| g.allows(url))
+        self.http.iter().filter_map(|g| OriginPattern::parse(g).ok()).any(|g| g.allows(url))
     }
 
     /// May the host inject secret `name`?
@@ -220,10 +210,9 @@ impl Grants {
         if grants.is_empty() {
             return Err(format!("command `{program}` is not allowlisted"));
         }
-        let allowed = grants.iter().any(|grant| {
-            args.iter()
-                .all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg)))
-        });
+        let allowed = grants
+            .iter()
+            .any(|grant| args.iter().all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg))));
         if allowed {
             Ok(())
         } else {
@@ -242,10 +231,7 @@ impl Grants {
         if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
             return None;
         }
-        self.read_paths
-            .iter()
-            .map(PathBuf::as_path)
-            .find(|root| path.starts_with(root))
+        self.read_paths.iter().map(PathBuf::as_path).find(|root| path.starts_with(root))
     }
 }
 
@@ -309,10 +295,7 @@ mod tests {
     #[test]
     fn commands_match_program_and_every_argument() {
         let g = Grants {
-            commands: vec![CommandGrant {
-                program: "pytest".into(),
-                args: vec!["-q".into(), "--junitxml=*".into()],
-            }],
+            commands: vec![CommandGrant { program: "pytest".into(), args: vec!["-q".into(), "--junitxml=*".into()] }],
             ..Grants::default()
         };
         assert!(g.check_command("pytest", &["-q".into(), "--junitxml=out.xml".into()]).is_ok());

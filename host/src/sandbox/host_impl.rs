@@ -17,7 +17,10 @@ impl Host for CallState {
             return;
         }
         let message = if self.log_lines == caps.log_lines_per_call {
-            format!("{} (log line limit reached; further lines of this call are dropped)", truncate(&message, caps.log_line_bytes))
+            format!(
+                "{} (log line limit reached; further lines of this call are dropped)",
+                truncate(&message, caps.log_line_bytes)
+            )
         } else {
             truncate(&message, caps.log_line_bytes).to_owned()
         };

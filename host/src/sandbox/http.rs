@@ -21,7 +21,11 @@ const SECRET_PREFIX: &str = "secret:";
 const HOST_OWNED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
 
 /// Sends `request` for `plugin`, spending at most `time_left`.
-pub async fn send(plugin: &PluginContext, request: HttpRequest, time_left: Duration) -> Result<HttpResponse, PluginError> {
+pub async fn send(
+    plugin: &PluginContext,
+    request: HttpRequest,
+    time_left: Duration,
+) -> Result<HttpResponse, PluginError> {
     let deny = |detail: String| {
         plugin.audit(&AuditEvent::Denied { plugin: plugin.id(), capability: Capability::Http, detail: detail.clone() });
         PluginError::Denied(detail)
@@ -39,7 +43,9 @@ pub async fn send(plugin: &PluginContext, request: HttpRequest, time_left: Durat
         return Err(deny(format!("HTTP to {} is not granted", origin(&url))));
     }
     let method = match request.method.to_ascii_uppercase().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD") => Method::from_bytes(m.as_bytes()).expect("valid method"),
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD") => {
+            Method::from_bytes(m.as_bytes()).expect("valid method")
+        }
         other => return Err(PluginError::InvalidInput(format!("HTTP method `{other}` is not supported"))),
     };
 
@@ -65,9 +71,7 @@ pub async fn send(plugin: &PluginContext, request: HttpRequest, time_left: Durat
         headers.append(name, value);
     }
 
-    let timeout = request
-        .timeout_ms
-        .map_or(time_left, |ms| Duration::from_millis(ms.into()).min(time_left));
+    let timeout = request.timeout_ms.map_or(time_left, |ms| Duration::from_millis(ms.into()).min(time_left));
     let outcome = plugin
         .services
         .http_client()
@@ -98,7 +102,10 @@ pub async fn send(plugin: &PluginContext, request: HttpRequest, time_left: Durat
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
         if body.len() + chunk.len() > cap {
-            return Err(PluginError::Fatal(format!("the response from {} is larger than the {cap}-byte cap", origin(&url))));
+            return Err(PluginError::Fatal(format!(
+                "the response from {} is larger than the {cap}-byte cap",
+                origin(&url)
+            )));
         }
         body.extend_from_slice(&chunk);
     }
@@ -119,15 +126,17 @@ enum SecretError {
 }
 
 /// Replaces every `secret:NAME` in `value`, recording each value injected.
-fn inject_secrets(plugin: &PluginContext, value: &str, injected: &mut Vec<(String, String)>) -> Result<String, SecretError> {
+fn inject_secrets(
+    plugin: &PluginContext,
+    value: &str,
+    injected: &mut Vec<(String, String)>,
+) -> Result<String, SecretError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(at) = rest.find(SECRET_PREFIX) {
         out.push_str(&rest[..at]);
         let after = &rest[at + SECRET_PREFIX.len()..];
-        let len = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(after.len());
+        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
         let name = &after[..len];
         if !is_secret_name(name) {
             out.push_str(SECRET_PREFIX);

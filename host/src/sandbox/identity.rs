@@ -84,7 +84,11 @@ pub fn identify(engine: &Engine, component: &Component, plugin: &PluginId) -> Re
     }
     Err(SandboxError::NotAPlugin {
         plugin: plugin.clone(),
-        exports: if names.is_empty() { "it exports nothing".to_owned() } else { format!("it exports {}", names.join(", ")) },
+        exports: if names.is_empty() {
+            "it exports nothing".to_owned()
+        } else {
+            format!("it exports {}", names.join(", "))
+        },
     })
 }
 

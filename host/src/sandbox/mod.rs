@@ -21,17 +21,17 @@ mod runtime;
 pub mod secrets;
 mod state;
 
+pub use audit::{AuditEvent, AuditSink, Capability, RecordingAudit, TracingAudit};
 pub use bindings::types::{
     Capabilities, CommandRequest, LogLevel, PluginError, PluginInfo, PluginKind, Risk, Role, Task,
 };
-pub use audit::{AuditEvent, AuditSink, Capability, RecordingAudit, TracingAudit};
 pub use cache::{CacheOutcome, ComponentCache};
 pub use error::{PluginId, SandboxError};
 pub use grants::{CommandGrant, Grants};
 pub use identity::{API_VERSION, Identity, SUPPORTED_VERSIONS, World};
 pub use plugin::{
-    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message, MessageRole,
-    ModelChoice, PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
+    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message, MessageRole, ModelChoice,
+    PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
 };
 pub use runtime::{Inspection, PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits};
 pub use secrets::{EnvSecrets, SecretSource, StaticSecrets};

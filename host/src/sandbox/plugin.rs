@@ -170,11 +170,15 @@ impl PluginInstance {
         self.ready()?;
         let context = &self.context;
         let outcome = match &self.exports {
-            WorldInstance::Router(r) => guarded(&mut self.store, context, async |s| r.orch_plugin_router().call_describe(s).await).await,
+            WorldInstance::Router(r) => {
+                guarded(&mut self.store, context, async |s| r.orch_plugin_router().call_describe(s).await).await
+            }
             WorldInstance::Provider(p) => {
                 guarded(&mut self.store, context, async |s| p.orch_plugin_provider().call_describe(s).await).await
             }
-            WorldInstance::Gate(g) => guarded(&mut self.store, context, async |s| g.orch_plugin_gate().call_describe(s).await).await,
+            WorldInstance::Gate(g) => {
+                guarded(&mut self.store, context, async |s| g.orch_plugin_gate().call_describe(s).await).await
+            }
         };
         self.poisoned = outcome.is_err();
         outcome
@@ -186,10 +190,9 @@ impl PluginInstance {
         let WorldInstance::Router(r) = &self.exports else {
             return Err(self.wrong_kind("route"));
         };
-        let outcome = guarded(&mut self.store, &self.context, async |s| {
-            r.orch_plugin_router().call_route(s, request).await
-        })
-        .await;
+        let outcome =
+            guarded(&mut self.store, &self.context, async |s| r.orch_plugin_router().call_route(s, request).await)
+                .await;
         self.settle(outcome)
     }
 
@@ -199,10 +202,9 @@ impl PluginInstance {
         let WorldInstance::Provider(p) = &self.exports else {
             return Err(self.wrong_kind("complete"));
         };
-        let outcome = guarded(&mut self.store, &self.context, async |s| {
-            p.orch_plugin_provider().call_complete(s, request).await
-        })
-        .await;
+        let outcome =
+            guarded(&mut self.store, &self.context, async |s| p.orch_plugin_provider().call_complete(s, request).await)
+                .await;
         self.settle(outcome)
     }
 
@@ -212,10 +214,8 @@ impl PluginInstance {
         let WorldInstance::Gate(g) = &self.exports else {
             return Err(self.wrong_kind("check"));
         };
-        let outcome = guarded(&mut self.store, &self.context, async |s| {
-            g.orch_plugin_gate().call_check(s, request).await
-        })
-        .await;
+        let outcome =
+            guarded(&mut self.store, &self.context, async |s| g.orch_plugin_gate().call_check(s, request).await).await;
         self.settle(outcome)
     }
 

@@ -151,8 +151,7 @@ impl RuntimeBuilder {
     pub fn build(self) -> anyhow::Result<Runtime> {
         let engine = engine::build()?;
         let mut linker = Linker::<CallState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
         // All three worlds import the same `host` and `types`; linking them
         // once through any world's bindings serves every plugin.
         router::RouterPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
@@ -206,11 +205,8 @@ impl Runtime {
 
     /// Reads `source` and returns its bytes.
     pub fn read_source(&self, plugin: &PluginId, source: &PluginSource) -> Result<Cow<'static, [u8]>, SandboxError> {
-        let load_error = |message: String| SandboxError::Load {
-            plugin: plugin.clone(),
-            source_desc: source.describe(),
-            message,
-        };
+        let load_error =
+            |message: String| SandboxError::Load { plugin: plugin.clone(), source_desc: source.describe(), message };
         match source {
             PluginSource::Builtin(name) => builtin::get(name).map(Cow::Borrowed).ok_or_else(|| {
                 load_error(format!(
@@ -251,7 +247,9 @@ impl Runtime {
     /// requested capabilities — without granting it anything.
     pub async fn inspect(&self, source: PluginSource) -> Result<Inspection, SandboxError> {
         let name = match &source {
-            PluginSource::File(path) => path.file_stem().map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned()),
+            PluginSource::File(path) => {
+                path.file_stem().map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned())
+            }
             PluginSource::Builtin(name) => name.clone(),
             PluginSource::Bytes { label, .. } => label.clone(),
         };
@@ -346,10 +344,7 @@ fn check_description(plugin: &Prepared, info: &PluginInfo) -> Result<(), Sandbox
     };
     let bad = |message: String| SandboxError::BadDescription { plugin: plugin.context.id(), message };
     if claimed != plugin.world {
-        return Err(bad(format!(
-            "describes itself as a {claimed} plugin but exports the {} interface",
-            plugin.world
-        )));
+        return Err(bad(format!("describes itself as a {claimed} plugin but exports the {} interface", plugin.world)));
     }
     if info.name.trim().is_empty() || info.version.trim().is_empty() {
         return Err(bad("describes itself without a name or version".into()));

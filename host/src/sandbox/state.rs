@@ -165,10 +165,7 @@ impl CallState {
     pub fn new(plugin: Arc<PluginContext>, phase: Phase) -> anyhow::Result<Self> {
         let stderr = MemoryOutputPipe::new(plugin.services.caps.plugin_stderr_bytes);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+        wasi.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         if phase == Phase::Call {
             for path in &plugin.grants.read_paths {
                 let guest = path.to_string_lossy();

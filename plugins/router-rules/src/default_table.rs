@@ -7,7 +7,12 @@ use crate::rules::{Risks, Roles, Rule};
 /// A rule of the built-in table.
 pub type StaticRule = Rule<&'static str, &'static [&'static str]>;
 
-const fn rule(role: Roles, use_model: &'static str, fallbacks: &'static [&'static str], reason: &'static str) -> StaticRule {
+const fn rule(
+    role: Roles,
+    use_model: &'static str,
+    fallbacks: &'static [&'static str],
+    reason: &'static str,
+) -> StaticRule {
     Rule {
         role: Some(role),
         risk: None,

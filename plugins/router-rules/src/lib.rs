@@ -34,9 +34,7 @@ impl Router for RulesRouter {
         let models: ModelAliases<'_> = config::parse("models", &raw)?;
         match config::json::<Vec<Rule>>("rules")? {
             Some(rules) => RuleTable::new(models, &rules)?.route(&request),
-            None => {
-                RuleTable::with_names(models, default_table::RULES, default_table::ALIASES)?.route(&request)
-            }
+            None => RuleTable::with_names(models, default_table::RULES, default_table::ALIASES)?.route(&request),
         }
     }
 }

@@ -108,9 +108,7 @@ fn deserialize_set<'de, D: Deserializer<'de>>(
 ) -> Result<u8, D::Error> {
     let names = Strings::deserialize(deserializer)?;
     names.0.iter().try_fold(0, |bits, name| {
-        parse(name)
-            .map(|bit| bits | bit)
-            .ok_or_else(|| de::Error::custom(format!("unknown {what} `{name}`")))
+        parse(name).map(|bit| bits | bit).ok_or_else(|| de::Error::custom(format!("unknown {what} `{name}`")))
     })
 }
 
@@ -285,7 +283,8 @@ impl<'a, S: AsRef<str>, L: AsRef<[S]>> RuleTable<'a, S, L> {
                 candidates.push(Choice { provider: &other.provider, model: &other.model });
             }
             if candidates[0] != primary {
-                reason = format!("{reason}; {} wrote the work, so the reviewer uses {}", primary.model, candidates[0].model);
+                reason =
+                    format!("{reason}; {} wrote the work, so the reviewer uses {}", primary.model, candidates[0].model);
             }
         }
 

@@ -69,12 +69,9 @@ pub fn build(workspace_root: &Path, guests: &[Guest<'_>]) -> Vec<PathBuf> {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "true");
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false").env("CARGO_PROFILE_RELEASE_STRIP", "true");
 
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the wasm plugins: {e}"));
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run cargo to build the wasm plugins: {e}"));
     assert!(status.success(), "building the wasm plugins for {TARGET} failed (see the cargo output above)");
 
     guests
@@ -111,8 +108,7 @@ pub fn write_path_constants(file: &str, guests: &[Guest<'_>], paths: &[PathBuf])
 /// Writes `contents` to `OUT_DIR/<file>`.
 pub fn write_out(file: &str, contents: &str) {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
-    std::fs::write(out_dir.join(file), contents)
-        .unwrap_or_else(|e| panic!("cannot write {file} into OUT_DIR: {e}"));
+    std::fs::write(out_dir.join(file), contents).unwrap_or_else(|e| panic!("cannot write {file} into OUT_DIR: {e}"));
 }
 
 /// Makes sure the `wasm32-wasip2` standard library is installed, installing it
@@ -122,14 +118,8 @@ fn ensure_target() {
         return;
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let installed = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        installed && target_installed(),
-        "the {TARGET} target is not installed; run: rustup target add {TARGET}"
-    );
+    let installed = Command::new("rustup").args(["target", "add", TARGET]).status().is_ok_and(|s| s.success());
+    assert!(installed && target_installed(), "the {TARGET} target is not installed; run: rustup target add {TARGET}");
 }
 
 fn target_installed() -> bool {

@@ -12,10 +12,7 @@ impl Plugin for Greedy {
     const DESCRIPTION: &'static str = "Test plugin that requests broad capabilities";
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
-            .http("https://api.openai.com")
-            .secret("OPENAI_API_KEY")
-            .command("rm", &["-rf", "*"])
+        Capabilities::default().http("https://api.openai.com").secret("OPENAI_API_KEY").command("rm", &["-rf", "*"])
     }
 }
 

@@ -41,7 +41,8 @@ impl Router for Probe {
             },
             "http" => format!("status {}", http::get(arg, &[])?.status),
             "secret" => {
-                let outgoing = http::Request::get(arg).header("authorization", format!("Bearer {}", secret("TEST_KEY")));
+                let outgoing =
+                    http::Request::get(arg).header("authorization", format!("Bearer {}", secret("TEST_KEY")));
                 let seen = outgoing.as_wire().headers[0].value.clone();
                 let response = outgoing.send()?;
                 format!("sent {seen} | received {}", response.text())
