@@ -45,11 +45,6 @@ impl ComponentCache {
         base.join("orch").join("components")
     }
 
-    /// The directory this cache uses.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The SHA-256 of `bytes` as lowercase hex.
     pub fn content_hash(bytes: &[u8]) -> String {
         Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()

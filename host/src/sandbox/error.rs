@@ -48,6 +48,9 @@ pub enum SandboxError {
         "{plugin} asks for {capability}, which is not granted; to allow it add {hint} under [plugins.{config_name}.grants] in orch.toml"
     )]
     MissingGrant { plugin: PluginId, config_name: String, capability: String, hint: String },
+    /// The plugin's grants in `orch.toml` are malformed or name a missing path.
+    #[error("{plugin}: invalid grant: {message}")]
+    InvalidGrant { plugin: PluginId, message: String },
     /// The plugin's self-description does not fit how it was built or configured.
     #[error("{plugin}: {message}")]
     BadDescription { plugin: PluginId, message: String },
@@ -72,23 +75,6 @@ pub enum SandboxError {
 }
 
 impl SandboxError {
-    /// The plugin the error is about.
-    pub fn plugin(&self) -> &PluginId {
-        match self {
-            Self::Load { plugin, .. }
-            | Self::ApiVersion { plugin, .. }
-            | Self::NotAPlugin { plugin, .. }
-            | Self::MissingGrant { plugin, .. }
-            | Self::BadDescription { plugin, .. }
-            | Self::Deadline { plugin, .. }
-            | Self::MemoryLimit { plugin, .. }
-            | Self::Panic { plugin, .. }
-            | Self::Trap { plugin, .. }
-            | Self::Plugin { plugin, .. }
-            | Self::WrongKind { plugin, .. } => plugin,
-        }
-    }
-
     /// The plugin's own typed error, when the failure came from the plugin's logic.
     pub fn plugin_error(&self) -> Option<&PluginError> {
         match self {

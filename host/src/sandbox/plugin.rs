@@ -35,6 +35,16 @@ pub(crate) enum WorldPre {
     Gate(gate::GatePluginPre<CallState>),
 }
 
+impl WorldPre {
+    pub(crate) fn world(&self) -> World {
+        match self {
+            Self::Router(_) => World::Router,
+            Self::Provider(_) => World::Provider,
+            Self::Gate(_) => World::Gate,
+        }
+    }
+}
+
 /// A live instance's exports.
 enum WorldInstance {
     Router(router::RouterPlugin),
@@ -42,10 +52,19 @@ enum WorldInstance {
     Gate(gate::GatePlugin),
 }
 
+impl WorldInstance {
+    fn world(&self) -> World {
+        match self {
+            Self::Router(_) => World::Router,
+            Self::Provider(_) => World::Provider,
+            Self::Gate(_) => World::Gate,
+        }
+    }
+}
+
 /// A pre-linked component with its context: what every instance is made from.
 pub(crate) struct Prepared {
     pub(crate) pre: WorldPre,
-    pub(crate) world: World,
     pub(crate) context: Arc<PluginContext>,
     pub(crate) engine: Engine,
     pub(crate) slots: Arc<Semaphore>,
@@ -74,14 +93,7 @@ impl Prepared {
                 WorldInstance::Gate(guarded(&mut store, context, async |s| pre.instantiate_async(s).await).await?)
             }
         };
-        Ok(PluginInstance {
-            context: Arc::clone(&self.context),
-            world: self.world,
-            store,
-            exports,
-            poisoned: false,
-            _slot: slot,
-        })
+        Ok(PluginInstance { context: Arc::clone(&self.context), store, exports, poisoned: false, _slot: slot })
     }
 }
 
@@ -90,6 +102,7 @@ pub struct LoadedPlugin {
     pub(crate) info: PluginInfo,
     pub(crate) identity: Identity,
     pub(crate) sha256: String,
+    pub(crate) size_bytes: usize,
     pub(crate) source: String,
     pub(crate) cache: CacheOutcome,
     pub(crate) prepared: Prepared,
@@ -99,11 +112,6 @@ impl LoadedPlugin {
     /// The plugin's self-description.
     pub fn info(&self) -> &PluginInfo {
         &self.info
-    }
-
-    /// The name it is configured under.
-    pub fn name(&self) -> &str {
-        &self.prepared.context.name
     }
 
     /// The world it implements and the contract version it was built for.
@@ -157,7 +165,6 @@ impl LoadedPlugin {
 /// deadline it refuses further calls: a fresh instance is needed.
 pub struct PluginInstance {
     context: Arc<PluginContext>,
-    world: World,
     store: Store<CallState>,
     exports: WorldInstance,
     poisoned: bool,
@@ -230,7 +237,7 @@ impl PluginInstance {
     }
 
     fn wrong_kind(&self, call: &'static str) -> SandboxError {
-        SandboxError::WrongKind { plugin: self.context.id(), kind: self.world.interface(), call }
+        SandboxError::WrongKind { plugin: self.context.id(), kind: self.exports.world().interface(), call }
     }
 
     /// Splits the trap level from the plugin's own typed error.

@@ -101,6 +101,15 @@ pub fn default_limits(world: World) -> Limits {
     Limits { memory_bytes: 128 << 20, timeout }
 }
 
+/// A compiled component and what is known about it before it runs.
+struct Compiled {
+    component: Component,
+    identity: Identity,
+    sha256: String,
+    cache: CacheOutcome,
+    size_bytes: usize,
+}
+
 /// What `orch plugin inspect` shows about a component.
 #[derive(Debug, Clone)]
 pub struct Inspection {
@@ -204,7 +213,7 @@ impl Runtime {
     }
 
     /// Reads `source` and returns its bytes.
-    pub fn read_source(&self, plugin: &PluginId, source: &PluginSource) -> Result<Cow<'static, [u8]>, SandboxError> {
+    fn read_source(&self, plugin: &PluginId, source: &PluginSource) -> Result<Cow<'static, [u8]>, SandboxError> {
         let load_error =
             |message: String| SandboxError::Load { plugin: plugin.clone(), source_desc: source.describe(), message };
         match source {
@@ -221,12 +230,9 @@ impl Runtime {
 
     /// Compiles (or loads from the cache) a component and reads its identity,
     /// without instantiating anything.
-    pub async fn compile(
-        &self,
-        plugin: &PluginId,
-        source: &PluginSource,
-    ) -> Result<(Component, Identity, String, CacheOutcome), SandboxError> {
+    async fn compile(&self, plugin: &PluginId, source: &PluginSource) -> Result<Compiled, SandboxError> {
         let bytes = self.read_source(plugin, source)?;
+        let size_bytes = bytes.len();
         let sha256 = ComponentCache::content_hash(&bytes);
         let (engine, cache, hash) = (self.engine.clone(), self.cache.clone(), sha256.clone());
         let compiled = tokio::task::spawn_blocking(move || cache.load(&engine, &bytes, &hash))
@@ -238,9 +244,9 @@ impl Runtime {
                 source_desc: source.describe(),
                 message: format!("not a valid WebAssembly component: {e:#}"),
             })?;
-        let (component, outcome) = compiled;
+        let (component, cache) = compiled;
         let identity = identity::identify(&self.engine, &component, plugin)?;
-        Ok((component, identity, sha256, outcome))
+        Ok(Compiled { component, identity, sha256, cache, size_bytes })
     }
 
     /// Reads what a component says about itself — identity, description,
@@ -253,9 +259,13 @@ impl Runtime {
             PluginSource::Builtin(name) => name.clone(),
             PluginSource::Bytes { label, .. } => label.clone(),
         };
-        let size = self.read_source(&PluginId::unnamed(&name), &source)?.len();
         let plugin = self.load_unchecked(PluginSpec::new(name, source)).await?;
-        Ok(Inspection { info: plugin.info, identity: plugin.identity, sha256: plugin.sha256, size_bytes: size })
+        Ok(Inspection {
+            info: plugin.info,
+            identity: plugin.identity,
+            sha256: plugin.sha256,
+            size_bytes: plugin.size_bytes,
+        })
     }
 
     /// Loads a plugin: checks the content pin and the contract version,
@@ -278,7 +288,7 @@ impl Runtime {
     /// Everything `load` does except comparing requests with grants.
     async fn load_unchecked(&self, spec: PluginSpec) -> Result<LoadedPlugin, SandboxError> {
         let id = PluginId::unnamed(&spec.name);
-        let (component, identity, sha256, cache) = self.compile(&id, &spec.source).await?;
+        let Compiled { component, identity, sha256, cache, size_bytes } = self.compile(&id, &spec.source).await?;
         if let Some(pin) = &spec.sha256
             && !pin.eq_ignore_ascii_case(&sha256)
         {
@@ -288,11 +298,11 @@ impl Runtime {
                 message: format!("content hash is {sha256}, but orch.toml pins sha256 = {pin:?}"),
             });
         }
-        let bad_grants = |message: String| SandboxError::BadDescription { plugin: id.clone(), message };
-        spec.grants.validate().map_err(|m| bad_grants(format!("invalid grant: {m}")))?;
+        let bad_grant = |message: String| SandboxError::InvalidGrant { plugin: id.clone(), message };
+        spec.grants.validate().map_err(bad_grant)?;
         for path in &spec.grants.read_paths {
             if !path.is_dir() {
-                return Err(bad_grants(format!("granted read path {} is not a directory", path.display())));
+                return Err(bad_grant(format!("granted read path {} is not a directory", path.display())));
             }
         }
 
@@ -316,7 +326,6 @@ impl Runtime {
         let limits = spec.limits(identity.world);
         let prepared = Prepared {
             pre: world_pre,
-            world: identity.world,
             context: Arc::new(PluginContext {
                 name: spec.name.clone(),
                 version: OnceLock::new(),
@@ -331,7 +340,7 @@ impl Runtime {
         let info = prepared.instantiate(Phase::Describe).await?.describe().await?;
         check_description(&prepared, &info)?;
         prepared.context.version.get_or_init(|| info.version.clone());
-        Ok(LoadedPlugin { info, identity, sha256, source, cache, prepared })
+        Ok(LoadedPlugin { info, identity, sha256, size_bytes, source, cache, prepared })
     }
 }
 /// The description must fit the component: the kind it claims is the world it
@@ -343,8 +352,11 @@ fn check_description(plugin: &Prepared, info: &PluginInfo) -> Result<(), Sandbox
         PluginKind::Gate => World::Gate,
     };
     let bad = |message: String| SandboxError::BadDescription { plugin: plugin.context.id(), message };
-    if claimed != plugin.world {
-        return Err(bad(format!("describes itself as a {claimed} plugin but exports the {} interface", plugin.world)));
+    if claimed != plugin.pre.world() {
+        return Err(bad(format!(
+            "describes itself as a {claimed} plugin but exports the {} interface",
+            plugin.pre.world()
+        )));
     }
     if info.name.trim().is_empty() || info.version.trim().is_empty() {
         return Err(bad("describes itself without a name or version".into()));
