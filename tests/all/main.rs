@@ -2,6 +2,7 @@
 //! plugins built from source, capability grants, secret injection, the
 //! compiled-component cache, and the router plugin's decisions.
 
+mod host_limits;
 mod router;
 mod sandbox;
 
@@ -10,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orch_host::sandbox::{
-    AuditSink, Grants, PluginSource, PluginSpec, RecordingAudit, Risk, Role, RouteRequest, Runtime, StaticSecrets, Task,
+    AuditSink, Grants, OutputCaps, PluginSource, PluginSpec, RecordingAudit, Risk, Role, RouteRequest, Runtime,
+    StaticSecrets, Task,
 };
 
 /// One compiled-component cache for the whole test run, so each component
@@ -21,11 +23,17 @@ fn cache_dir() -> PathBuf {
 
 /// A runtime that records audit events and knows the secret `TEST_KEY`.
 fn runtime() -> (Runtime, Arc<RecordingAudit>) {
+    runtime_with_caps(OutputCaps::default())
+}
+
+/// [`runtime`] with other output size caps.
+fn runtime_with_caps(caps: OutputCaps) -> (Runtime, Arc<RecordingAudit>) {
     let audit = Arc::new(RecordingAudit::default());
     let runtime = Runtime::builder()
         .cache_dir(cache_dir())
         .audit(Arc::clone(&audit) as Arc<dyn AuditSink>)
         .secrets(Arc::new(StaticSecrets(vec![("TEST_KEY".into(), "s3cr3t-value".into())])))
+        .output_caps(caps)
         .build()
         .expect("the runtime starts");
     (runtime, audit)

@@ -89,7 +89,7 @@ async fn http_to_an_origin_not_granted_never_leaves_the_process() {
     // The control: with the origin granted, the same call does connect.
     let granted =
         runtime.load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() })).await.unwrap();
-    assert_eq!(reason(&granted, &format!("http {}", server.url("/ok"))).await, "status 200");
+    assert_eq!(reason(&granted, &format!("http {}", server.url("/ok"))).await, "status 200 location -");
     assert_eq!(server.connections(), 1);
     assert_eq!(server.requests()[0].path, "/ok");
 }
@@ -122,7 +122,10 @@ async fn a_command_not_granted_is_never_spawned() {
         .count();
     assert_eq!(denials, 2);
 
-    assert_eq!(reason(&plugin, "exec echo hello-world").await, "exit Some(0): hello-world");
+    assert_eq!(
+        reason(&plugin, "exec echo hello-world").await,
+        "exit Some(0) timed_out false truncated false stdout 12 bytes: hello-world"
+    );
     still_serves(&plugin).await;
 }
 
@@ -201,7 +204,7 @@ async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
         Grants { http: vec!["http://127.0.0.1:*".into()], secrets: vec!["TEST_KEY".into()], ..Grants::default() };
     let plugin = runtime.load(probe(grants)).await.unwrap();
 
-    let seen_by_plugin = reason(&plugin, &format!("secret {}", server.url("/echo"))).await;
+    let seen_by_plugin = reason(&plugin, &format!("secret TEST_KEY {}", server.url("/echo"))).await;
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].header("authorization"), Some("Bearer s3cr3t-value"), "the server got the real key");
@@ -215,9 +218,24 @@ async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
     // Without the secret grant the request is refused before it is sent.
     let no_secret =
         runtime.load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() })).await.unwrap();
-    let err = no_secret.route(&probe_command(&format!("secret {}", server.url("/echo")))).await.unwrap_err();
+    let err = no_secret.route(&probe_command(&format!("secret TEST_KEY {}", server.url("/echo")))).await.unwrap_err();
     assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("TEST_KEY")), "{err}");
-    assert_eq!(server.connections(), 1);
+
+    // Granted but without a value: a fatal error that says how to set it.
+    let unset = runtime
+        .load(probe(Grants {
+            http: vec!["http://127.0.0.1:*".into()],
+            secrets: vec!["UNSET_KEY".into()],
+            ..Grants::default()
+        }))
+        .await
+        .unwrap();
+    let err = unset.route(&probe_command(&format!("secret UNSET_KEY {}", server.url("/echo")))).await.unwrap_err();
+    assert!(
+        matches!(err.plugin_error(), Some(PluginError::Fatal(m)) if m.contains("set the environment variable UNSET_KEY")),
+        "{err}"
+    );
+    assert_eq!(server.connections(), 1, "neither refused request was sent");
 }
 
 #[tokio::test(flavor = "multi_thread")]

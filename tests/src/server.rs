@@ -1,6 +1,8 @@
 //! A minimal HTTP/1.1 server on 127.0.0.1 (port chosen by the OS) that counts
-//! connections, records every request and answers 200 with the request's
-//! headers echoed in the body, one `name: value` line each.
+//! connections and records every request. It answers `/slow/MS` after MS
+//! milliseconds, `/redirect` with a 302 to `/followed` on itself, and anything
+//! else with 200 and the request's headers echoed in the body, one
+//! `name: value` line each.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -114,10 +116,18 @@ async fn serve(mut stream: TcpStream) -> Option<RecordedRequest> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let echo: String = headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect();
+    let local = stream.local_addr().ok()?;
+    let (status, extra, reply) = if let Some(ms) = path.strip_prefix("/slow/") {
+        tokio::time::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0))).await;
+        ("200 OK", String::new(), "slow".to_owned())
+    } else if path == "/redirect" {
+        ("302 Found", format!("location: http://{local}/followed\r\n"), String::new())
+    } else {
+        ("200 OK", String::new(), headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect())
+    };
     let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{echo}",
-        echo.len()
+        "HTTP/1.1 {status}\r\n{extra}content-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        reply.len()
     );
     stream.write_all(response.as_bytes()).await.ok()?;
     Some(RecordedRequest { method, path, headers, body })

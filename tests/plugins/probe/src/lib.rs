@@ -1,7 +1,8 @@
 //! A router plugin that misbehaves on request, for the sandbox tests. The
 //! task's goal is a command: `ok`, `loop`, `alloc BYTES`, `read PATH`,
-//! `write PATH`, `http URL`, `secret URL`, `exec PROGRAM ARGS…`, `panic`,
-//! `log N`. The decision's `reason` reports what the plugin saw.
+//! `write PATH`, `http [timeout=MS] URL`, `secret NAME URL`,
+//! `exec [timeout=MS] PROGRAM ARGS…`, `panic`, `log N`. The decision's
+//! `reason` reports what the plugin saw.
 
 use orch_sdk::router::{RouteDecision, RouteRequest, Router};
 use orch_sdk::{Plugin, PluginError, exec, http, log, secret};
@@ -39,19 +40,41 @@ impl Router for Probe {
                 Ok(()) => "write succeeded".to_owned(),
                 Err(e) => format!("write failed: {e}"),
             },
-            "http" => format!("status {}", http::get(arg, &[])?.status),
+            "http" => {
+                let (timeout, url) = split_timeout(arg);
+                let request = http::Request::get(url);
+                let request = match timeout {
+                    Some(ms) => request.timeout_ms(ms),
+                    None => request,
+                };
+                let response = request.send()?;
+                format!("status {} location {}", response.status, response.header("location").unwrap_or("-"))
+            }
             "secret" => {
-                let outgoing =
-                    http::Request::get(arg).header("authorization", format!("Bearer {}", secret("TEST_KEY")));
+                let (name, url) = arg.split_once(' ').unwrap_or(("TEST_KEY", arg));
+                let outgoing = http::Request::get(url).header("authorization", format!("Bearer {}", secret(name)));
                 let seen = outgoing.as_wire().headers[0].value.clone();
                 let response = outgoing.send()?;
                 format!("sent {seen} | received {}", response.text())
             }
             "exec" => {
-                let mut parts = arg.split(' ');
+                let (timeout, command) = split_timeout(arg);
+                let mut parts = command.split(' ');
                 let program = parts.next().unwrap_or_default();
-                let output = exec::Command::new(program).args(parts).run()?;
-                format!("exit {:?}: {}", output.exit_code, output.stdout_text().trim())
+                let mut command = exec::Command::new(program).args(parts);
+                if let Some(ms) = timeout {
+                    command = command.timeout_ms(ms);
+                }
+                let output = command.run()?;
+                let stdout = output.stdout_text();
+                format!(
+                    "exit {:?} timed_out {} truncated {} stdout {} bytes: {}",
+                    output.exit_code,
+                    output.timed_out,
+                    output.truncated,
+                    output.stdout.len(),
+                    stdout.trim().chars().take(80).collect::<String>()
+                )
             }
             "log" => {
                 let lines: u32 = arg.parse().unwrap_or(1);
@@ -64,6 +87,14 @@ impl Router for Probe {
             other => return Err(PluginError::InvalidInput(format!("unknown probe command `{other}`"))),
         };
         Ok(RouteDecision { provider: "probe".into(), model: "probe".into(), reason, fallbacks: Vec::new() })
+    }
+}
+
+/// Splits an optional leading `timeout=MS` off `arg`.
+fn split_timeout(arg: &str) -> (Option<u32>, &str) {
+    match arg.split_once(' ') {
+        Some((first, rest)) if first.starts_with("timeout=") => (first["timeout=".len()..].parse().ok(), rest),
+        _ => (None, arg),
     }
 }
 

@@ -1,0 +1,47 @@
+//! The host services' own limits: command timeouts and output caps, HTTP
+//! timeouts, response caps and redirects that are never followed.
+
+use orch_host::sandbox::{CommandGrant, Grants, OutputCaps, PluginError};
+use orch_tests::server::TestServer;
+
+use super::{probe, probe_command, runtime_with_caps};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_stop_at_their_timeout_and_their_output_is_capped() {
+    let caps = OutputCaps { command_output_bytes: 1024, ..OutputCaps::default() };
+    let (runtime, _) = runtime_with_caps(caps);
+    let grant = |program: &str| CommandGrant { program: program.into(), args: vec!["*".into()] };
+    let plugin = runtime
+        .load(probe(Grants { commands: vec![grant("sleep"), grant("seq")], ..Grants::default() }))
+        .await
+        .unwrap();
+
+    let slow = plugin.route(&probe_command("exec timeout=100 sleep 5")).await.unwrap().reason;
+    assert_eq!(slow, "exit None timed_out true truncated false stdout 0 bytes: ");
+
+    let chatty = plugin.route(&probe_command("exec seq 1 100000")).await.unwrap().reason;
+    assert!(chatty.starts_with("exit Some(0) timed_out false truncated true stdout 1024 bytes: 1\n2\n3"), "{chatty}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_times_out_caps_responses_and_never_follows_redirects() {
+    let server = TestServer::start().await;
+    let caps = OutputCaps { http_response_bytes: 16, ..OutputCaps::default() };
+    let (runtime, _) = runtime_with_caps(caps);
+    let plugin =
+        runtime.load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() })).await.unwrap();
+
+    let err =
+        plugin.route(&probe_command(&format!("http timeout=100 {}", server.url("/slow/3000")))).await.unwrap_err();
+    assert!(matches!(err.plugin_error(), Some(PluginError::Transient(m)) if m.contains("timed out")), "{err}");
+
+    let err = plugin.route(&probe_command(&format!("http {}", server.url("/echo")))).await.unwrap_err();
+    assert!(
+        matches!(err.plugin_error(), Some(PluginError::Fatal(m)) if m.contains("larger than the 16-byte cap")),
+        "{err}"
+    );
+
+    let redirect = plugin.route(&probe_command(&format!("http {}", server.url("/redirect")))).await.unwrap().reason;
+    assert_eq!(redirect, format!("status 302 location {}", server.url("/followed")));
+    assert!(server.requests().iter().all(|r| r.path != "/followed"), "the redirect was not followed");
+}
