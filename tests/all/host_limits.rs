@@ -21,6 +21,23 @@ async fn commands_stop_at_their_timeout_and_their_output_is_capped() {
 
     let chatty = plugin.route(&probe_command("exec seq 1 100000")).await.unwrap().reason;
     assert!(chatty.starts_with("exit Some(0) timed_out false truncated true stdout 1024 bytes: 1\n2\n3"), "{chatty}");
+
+    // A script that prints, then waits in a child process: on timeout the
+    // whole process group is stopped and what was printed is kept.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("hang.sh");
+    std::fs::write(&script, "#!/bin/sh\necho started\nsleep 30\necho never\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = script.display().to_string();
+    let scripted = runtime
+        .load(probe(Grants {
+            commands: vec![CommandGrant { program: script.clone(), args: vec![] }],
+            ..Grants::default()
+        }))
+        .await
+        .unwrap();
+    let partial = scripted.route(&probe_command(&format!("exec timeout=300 {script}"))).await.unwrap().reason;
+    assert_eq!(partial, "exit None timed_out true truncated false stdout 8 bytes: started");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,18 +1,23 @@
 //! The `exec` import: runs an allowlisted command with tokio::process, in a
 //! working directory inside the plugin's granted read paths, with a cleared
 //! environment, a timeout bounded by the call's deadline and capped output.
-//! A refused command is never spawned.
+//! The command runs in its own process group, which is killed as a whole on
+//! timeout or when the call is abandoned. A refused command is never spawned.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command as Process;
 
 use super::audit::{AuditEvent, Capability};
 use super::bindings::types::{Command, CommandOutput, PluginError};
 use super::state::PluginContext;
+
+/// How long output readers may keep draining after the process has exited.
+const READER_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs `command` for `plugin`, spending at most `time_left`.
 pub async fn run(plugin: &PluginContext, command: Command, time_left: Duration) -> Result<CommandOutput, PluginError> {
@@ -43,45 +48,82 @@ pub async fn run(plugin: &PluginContext, command: Command, time_left: Duration) 
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| PluginError::Fatal(format!("cannot start `{}`: {e}", command.program)))?;
+    let group = ProcessGroup(child.id().and_then(|id| Pid::from_raw(i32::try_from(id).ok()?)));
 
     let cap = plugin.services.caps.command_output_bytes;
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
     let input = command.stdin;
-    let feed = async move {
+    let feed = tokio::spawn(async move {
         // A process that exits without reading its input is not an error.
         let _ = stdin.write_all(&input).await;
-        drop(stdin);
-    };
+    });
+    // Readers run on their own so that what a stopped process printed
+    // before its timeout is still returned.
+    let stdout = tokio::spawn(read_capped(child.stdout.take().expect("stdout is piped"), cap));
+    let stderr = tokio::spawn(read_capped(child.stderr.take().expect("stderr is piped"), cap));
     let timeout = command.timeout_ms.map_or(time_left, |ms| Duration::from_millis(ms.into()).min(time_left));
 
-    let work = async {
-        let ((), (out, out_cut), (err, err_cut), status) =
-            tokio::join!(feed, read_capped(stdout, cap), read_capped(stderr, cap), child.wait());
-        (out, err, out_cut || err_cut, status)
-    };
-    let finished = tokio::time::timeout(timeout, work).await;
-    let (exit_code, stdout, stderr, truncated, timed_out) = match finished {
-        Ok((out, err, truncated, status)) => {
+    let (exit_code, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => {
             let status = status.map_err(|e| PluginError::Fatal(format!("waiting for `{}`: {e}", command.program)))?;
-            (status.code(), out, err, truncated, false)
+            (status.code(), false)
         }
         Err(_) => {
-            let _ = child.kill().await;
-            (None, Vec::new(), format!("stopped after {} ms", timeout.as_millis()).into_bytes(), false, true)
+            group.kill();
+            let _ = child.wait().await;
+            (None, true)
         }
     };
+    feed.abort();
+    let (stdout, out_cut) = collect(stdout).await;
+    let (mut stderr, err_cut) = collect(stderr).await;
+    if timed_out {
+        stderr.extend_from_slice(format!("\n[orch: stopped after {} ms]", timeout.as_millis()).as_bytes());
+    }
     plugin.audit(&AuditEvent::CommandRun {
         plugin: plugin.id(),
         program: command.program.clone(),
         args: command.args.clone(),
         exit_code,
     });
-    Ok(CommandOutput { exit_code, stdout, stderr, timed_out, truncated })
+    Ok(CommandOutput { exit_code, stdout, stderr, timed_out, truncated: out_cut || err_cut })
+}
+
+/// A command's process group, killed with everything in it when dropped, so
+/// neither a timeout nor an abandoned call leaves its children running.
+struct ProcessGroup(Option<Pid>);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        if let Some(pid) = self.0 {
+            // The group may already be gone; there is nothing left to stop then.
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The output a reader task gathered. A pipe kept open by a grandchild of a
+/// stopped process does not hold the call: after a grace period the reader
+/// is abandoned with what it has.
+async fn collect(reader: tokio::task::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bool) {
+    let abort = reader.abort_handle();
+    match tokio::time::timeout(READER_GRACE, reader).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(_)) | Err(_) => {
+            abort.abort();
+            (Vec::new(), true)
+        }
+    }
 }
 
 /// Reads everything from `reader`, keeping the first `cap` bytes and draining
