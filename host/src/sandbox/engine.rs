@@ -15,21 +15,17 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Most plugin instances alive at once; calls beyond it wait for a slot.
 pub const MAX_LIVE_INSTANCES: u32 = 128;
 
-/// Builds the engine: component model, epoch interruption, pooling allocator
-/// sized for Rust, Python and JavaScript components.
+/// Builds the engine: component model, epoch interruption and a pooling
+/// allocator (per-plugin memory caps are enforced per store, not here).
 pub fn build() -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(MAX_LIVE_INSTANCES)
+        // Python and JavaScript components hold several core instances,
+        // memories and tables each.
         .total_core_instances(MAX_LIVE_INSTANCES * 8)
         .total_memories(MAX_LIVE_INSTANCES * 2)
         .total_tables(MAX_LIVE_INSTANCES * 4)
         .total_stacks(MAX_LIVE_INSTANCES)
-        .max_core_instances_per_component(64)
-        .max_memories_per_component(8)
-        .max_tables_per_component(32)
-        .max_component_instance_size(1 << 20)
-        .max_core_instance_size(1 << 20)
-        .max_memory_size(4 << 30)
         // Reset a freed slot's dirty pages in place (found with PAGEMAP_SCAN
         // where the kernel has it) instead of unmapping them, so the next
         // instance does not page-fault them back in.
