@@ -199,7 +199,7 @@ async fn bad_files_and_hash_pins_are_refused_with_the_reason() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
     let server = TestServer::start().await;
-    let (runtime, _) = runtime();
+    let (runtime, audit) = runtime();
     let grants =
         Grants { http: vec!["http://127.0.0.1:*".into()], secrets: vec!["TEST_KEY".into()], ..Grants::default() };
     let plugin = runtime.load(probe(grants)).await.unwrap();
@@ -220,6 +220,10 @@ async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
         runtime.load(probe(Grants { http: vec!["http://127.0.0.1:*".into()], ..Grants::default() })).await.unwrap();
     let err = no_secret.route(&probe_command(&format!("secret TEST_KEY {}", server.url("/echo")))).await.unwrap_err();
     assert!(matches!(err.plugin_error(), Some(PluginError::Denied(d)) if d.contains("TEST_KEY")), "{err}");
+    assert!(
+        audit.events().iter().any(|e| matches!(e, AuditEvent::Denied { capability: Capability::Secret, .. })),
+        "the refused secret is logged"
+    );
 
     // Granted but without a value: a fatal error that says how to set it.
     let unset = runtime

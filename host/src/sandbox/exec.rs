@@ -21,10 +21,7 @@ const READER_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs `command` for `plugin`, spending at most `time_left`.
 pub async fn run(plugin: &PluginContext, command: Command, time_left: Duration) -> Result<CommandOutput, PluginError> {
-    let deny = |detail: String| {
-        plugin.audit(&AuditEvent::Denied { plugin: plugin.id(), capability: Capability::Exec, detail: detail.clone() });
-        PluginError::Denied(detail)
-    };
+    let deny = |detail: String| plugin.deny(Capability::Exec, detail);
     plugin.grants.check_command(&command.program, &command.args).map_err(&deny)?;
     let cwd = match &command.cwd {
         Some(dir) => {

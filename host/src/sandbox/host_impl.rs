@@ -47,9 +47,7 @@ impl CallState {
         if self.phase == Phase::Call {
             return Ok(());
         }
-        let detail = format!("`{call}` is not available while the plugin describes itself");
-        self.plugin.audit(&AuditEvent::Denied { plugin: self.plugin.id(), capability, detail: detail.clone() });
-        Err(PluginError::Denied(detail))
+        Err(self.plugin.deny(capability, format!("`{call}` is not available while the plugin describes itself")))
     }
 }
 

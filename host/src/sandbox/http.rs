@@ -26,11 +26,6 @@ pub async fn send(
     request: HttpRequest,
     time_left: Duration,
 ) -> Result<HttpResponse, PluginError> {
-    let deny = |detail: String| {
-        plugin.audit(&AuditEvent::Denied { plugin: plugin.id(), capability: Capability::Http, detail: detail.clone() });
-        PluginError::Denied(detail)
-    };
-
     let url = Url::parse(&request.url)
         .map_err(|e| PluginError::InvalidInput(format!("`{}` is not a valid URL: {e}", request.url)))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -40,7 +35,7 @@ pub async fn send(
         return Err(PluginError::InvalidInput("credentials in URLs are not allowed; use a secret header".into()));
     }
     if !plugin.grants.allows_url(&url) {
-        return Err(deny(format!("HTTP to {} is not granted", origin(&url))));
+        return Err(plugin.deny(Capability::Http, format!("HTTP to {} is not granted", origin(&url))));
     }
     let method = match request.method.to_ascii_uppercase().as_str() {
         m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD") => {
@@ -56,7 +51,7 @@ pub async fn send(
             continue;
         }
         let value = inject_secrets(plugin, value, &mut injected).map_err(|e| match e {
-            SecretError::NotGranted(name) => deny(format!("secret {name} is not granted")),
+            SecretError::NotGranted(name) => plugin.deny(Capability::Secret, format!("secret {name} is not granted")),
             SecretError::Unset(name) => PluginError::Fatal(format!(
                 "secret {name} is granted but has no value: set the environment variable {name}"
             )),

@@ -14,7 +14,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::audit::{AuditEvent, AuditSink};
+use super::audit::{AuditEvent, AuditSink, Capability};
+use super::bindings::types::PluginError;
 use super::error::PluginId;
 use super::grants::Grants;
 use super::secrets::SecretSource;
@@ -106,6 +107,13 @@ impl PluginContext {
     /// Hands `event` to the audit sink.
     pub fn audit(&self, event: &AuditEvent) {
         self.services.audit.record(event);
+    }
+
+    /// Records a refused use of `capability` and returns the `denied` error
+    /// the plugin gets.
+    pub fn deny(&self, capability: Capability, detail: String) -> PluginError {
+        self.audit(&AuditEvent::Denied { plugin: self.id(), capability, detail: detail.clone() });
+        PluginError::Denied(detail)
     }
 }
 
