@@ -33,8 +33,6 @@ pub enum PluginSource {
     Builtin(String),
     /// A `.wasm` component file.
     File(PathBuf),
-    /// Component bytes already in memory, with a label for messages.
-    Bytes { label: String, bytes: Cow<'static, [u8]> },
 }
 
 impl PluginSource {
@@ -42,7 +40,6 @@ impl PluginSource {
         match self {
             Self::Builtin(name) => format!("builtin:{name}"),
             Self::File(path) => path.display().to_string(),
-            Self::Bytes { label, .. } => label.clone(),
         }
     }
 }
@@ -224,7 +221,6 @@ impl Runtime {
                 ))
             }),
             PluginSource::File(path) => std::fs::read(path).map(Cow::Owned).map_err(|e| load_error(e.to_string())),
-            PluginSource::Bytes { bytes, .. } => Ok(bytes.clone()),
         }
     }
 
@@ -257,7 +253,6 @@ impl Runtime {
                 path.file_stem().map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned())
             }
             PluginSource::Builtin(name) => name.clone(),
-            PluginSource::Bytes { label, .. } => label.clone(),
         };
         let plugin = self.load_unchecked(PluginSpec::new(name, source)).await?;
         Ok(Inspection {
