@@ -3,4 +3,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod retry;
 pub mod sandbox;
+pub mod state;
+pub mod store;
+pub mod tasks;

@@ -1,0 +1,368 @@
+//! Persistence: the [`Store`] trait the engine and the CLI work against, and
+//! the records it keeps — tasks with their state and metadata, plan steps, an
+//! append-only event log (every transition and every routing, LLM call,
+//! retry, gate and human decision), journaled plugin results and runs.
+//! [`sqlite::SqliteStore`] is the default backend.
+
+mod export;
+mod schema;
+pub mod sqlite;
+mod time;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::{IllegalTransition, StepState, TaskState};
+use crate::tasks::TaskSpec;
+
+pub use export::TaskExport;
+pub use sqlite::{SqliteStore, Synchronous};
+pub use time::{now_ms, render_iso};
+
+/// The store's directory inside a repository, and the database file in it.
+pub const STORE_DIR: &str = ".orch";
+/// The SQLite file under [`STORE_DIR`].
+pub const STORE_FILE: &str = "orch.db";
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    #[error("store {path}: {message}")]
+    Database { path: String, message: String },
+    /// The file was written by a newer orch.
+    #[error(
+        "store {path} has schema version {found}, newer than this orch understands ({supported}); use a newer orch or another --store"
+    )]
+    NewerSchema { path: String, found: i64, supported: i64 },
+    /// No task has this id.
+    #[error("no task `{0}` in the store")]
+    UnknownTask(String),
+    /// The table does not allow this transition.
+    #[error("task `{task}`: {source}")]
+    Illegal { task: String, source: IllegalTransition },
+    /// Someone else moved the task first (another process, or a stale view).
+    #[error(
+        "task `{task}` changed while this was being written (expected transition {expected}, store has {found}); re-read and try again"
+    )]
+    Conflict { task: String, expected: u64, found: u64 },
+    /// A human decision on a task that is not waiting for one.
+    #[error("task `{task}` is {state}, not AWAITING_HUMAN: there is nothing to {verb}")]
+    NotAwaiting { task: String, state: TaskState, verb: &'static str },
+    /// A stored value could not be decoded, or an import is malformed.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// A task as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// What the tasks file said.
+    pub spec: TaskSpec,
+    /// Where it is now.
+    pub state: TaskState,
+    /// How many transitions (task and step) it has gone through.
+    pub seq: u64,
+    /// Its place in the file it came from, for stable listing.
+    pub position: i64,
+    /// When it was added (ms since the epoch).
+    pub created_ms: i64,
+    /// When it last changed.
+    pub updated_ms: i64,
+    /// USD spent on it, from journaled calls.
+    pub cost_usd: f64,
+    /// The last error, if it is stuck or failed.
+    pub last_error: Option<String>,
+    /// Model choices, attempt counts, concerns, escalation.
+    pub meta: TaskMeta,
+    /// The approved plan, once there is one.
+    pub plan: Option<serde_json::Value>,
+}
+
+/// Task metadata that is updated in place as the task moves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskMeta {
+    /// The model serving each role, by role name.
+    pub models: BTreeMap<String, ModelUse>,
+    /// Rounds so far by stage (`plan`, `code_review:STEP`, `gate`).
+    pub attempts: BTreeMap<String, u32>,
+    /// The latest review concerns or gate findings.
+    pub concerns: Vec<String>,
+    /// Why the task waits for a person, and where approval resumes it.
+    pub escalation: Option<Escalation>,
+    /// The step being worked on.
+    pub current_step: Option<String>,
+}
+
+/// Which model served a role, chosen by which router and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelUse {
+    /// The provider plugin.
+    pub provider: String,
+    /// The model.
+    pub model: String,
+    /// The router's reason.
+    pub reason: String,
+}
+
+/// A task waiting for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Which stage gave up (`planning`, `plan_review`, `code_review`, ...).
+    pub stage: String,
+    /// Why, for the review queue.
+    pub reason: String,
+    /// Where an approval sends the task.
+    pub resume_to: TaskState,
+}
+
+/// A plan step's row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// The step's id from the plan.
+    pub id: String,
+    /// Its order in the task.
+    pub index: u32,
+    /// `implementation`, `testing`, ...
+    pub kind: String,
+    /// What it does.
+    pub description: String,
+    /// Where it is.
+    pub state: StepState,
+    /// Implementation rounds so far.
+    pub attempts: u32,
+}
+
+/// Which machine a transition moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Moved {
+    /// The task itself.
+    Task { from: TaskState, to: TaskState },
+    /// One of its steps.
+    Step { step: String, from: StepState, to: StepState },
+}
+
+/// One transition, numbered within its task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// 1-based position in the task's history.
+    pub seq: u64,
+    /// What moved.
+    pub moved: Moved,
+    /// Who or what decided it (`engine`, `human`).
+    pub actor: String,
+    /// Why, for the log.
+    pub message: String,
+    /// The comment a person left with a decision.
+    pub comment: Option<String>,
+    /// When (ms since the epoch); filled in by the store.
+    pub at_ms: i64,
+}
+
+/// The log categories of the seed's run log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Task and step transitions.
+    Task,
+    /// A router's decision.
+    Routing,
+    /// A completion.
+    LlmCall,
+    /// A gate result.
+    QualityGate,
+    /// A retry or a fallback.
+    Retry,
+    /// A person's decision.
+    HumanReview,
+}
+
+/// How an event turned out, shown as a marker in the run log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Went well.
+    Ok,
+    /// Failed.
+    Failed,
+    /// Needs attention.
+    Warning,
+    /// Neutral progress.
+    Info,
+}
+
+/// A log event that is not a transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Its category.
+    pub category: Category,
+    /// Its outcome.
+    pub status: Status,
+    /// The step it concerns.
+    pub step: Option<String>,
+    /// One line for people (never a prompt or a secret).
+    pub message: String,
+}
+
+/// An event as stored, transitions included, for the run log and the CLI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRow {
+    /// Increasing id.
+    pub id: i64,
+    /// The run that wrote it, if any.
+    pub run: Option<i64>,
+    /// The task, if any.
+    pub task: Option<String>,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// Category.
+    pub category: Category,
+    /// Outcome.
+    pub status: Status,
+    /// The step, if any.
+    pub step: Option<String>,
+    /// The line.
+    pub message: String,
+}
+
+/// A journaled result of an effectful plugin call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Deterministic key within the task: kind, role, step, round, request hash.
+    pub key: String,
+    /// `route`, `completion` or `check`.
+    pub kind: String,
+    /// The plugin that produced it, with its version.
+    pub plugin: String,
+    /// The model that served it (completions).
+    pub model: Option<String>,
+    /// The result, as JSON.
+    pub result: serde_json::Value,
+    /// Input tokens (completions).
+    pub input_tokens: u64,
+    /// Output tokens (completions).
+    pub output_tokens: u64,
+    /// USD, computed by the host.
+    pub cost_usd: f64,
+    /// How long the call took, retries included.
+    pub duration_ms: u64,
+}
+
+/// Everything one engine step writes, in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Transitions in order; the first must follow the task's stored `seq`.
+    pub transitions: Vec<Transition>,
+    /// New journal entries (their costs are added to the task).
+    pub journal: Vec<JournalEntry>,
+    /// Other events, logged before the transitions.
+    pub events: Vec<Event>,
+    /// Metadata to store, if it changed.
+    pub meta: Option<TaskMeta>,
+    /// A plan to store.
+    pub plan: Option<serde_json::Value>,
+    /// Steps to insert (a new plan or a fix step).
+    pub new_steps: Vec<StepRecord>,
+    /// Sets (`Some(Some)`) or clears (`Some(None)`) the last error.
+    pub last_error: Option<Option<String>>,
+}
+
+impl Commit {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.transitions.is_empty()
+            && self.journal.is_empty()
+            && self.events.is_empty()
+            && self.meta.is_none()
+            && self.plan.is_none()
+            && self.new_steps.is_empty()
+            && self.last_error.is_none()
+    }
+}
+
+/// Counts for `orch summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Tasks per state name.
+    pub by_state: BTreeMap<String, u64>,
+    /// All tasks.
+    pub tasks: u64,
+    /// Tasks being worked on.
+    pub active: u64,
+    /// Tasks waiting for a person.
+    pub awaiting_human: u64,
+    /// USD over all tasks.
+    pub cost_usd: f64,
+}
+
+/// A person's decision on a waiting task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HumanDecision {
+    /// Continue where the escalation said.
+    Approve { comment: Option<String> },
+    /// Fail the task.
+    Reject { comment: Option<String> },
+}
+
+/// How adding tasks went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Added {
+    /// Ids newly added.
+    pub added: Vec<String>,
+    /// Ids that were already there (left as they are).
+    pub existing: Vec<String>,
+}
+
+/// A run's row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Its id.
+    pub id: i64,
+    /// When it started.
+    pub started_ms: i64,
+    /// When it ended, if it did.
+    pub finished_ms: Option<i64>,
+    /// What was run.
+    pub command: String,
+}
+
+/// What the engine and the CLI need from persistence.
+pub trait Store: Send + Sync {
+    /// Adds the tasks that are not there yet, in one transaction.
+    fn add_tasks(&self, tasks: &[TaskSpec]) -> Result<Added, StoreError>;
+    /// One task.
+    fn task(&self, id: &str) -> Result<TaskRecord, StoreError>;
+    /// Tasks in the given states (all when empty), in file order.
+    fn tasks(&self, states: &[TaskState]) -> Result<Vec<TaskRecord>, StoreError>;
+    /// A task's steps in order.
+    fn steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError>;
+    /// A task's transitions in order: what the engine replays.
+    fn history(&self, id: &str) -> Result<Vec<Transition>, StoreError>;
+    /// A journaled result, by key.
+    fn journal_get(&self, task: &str, key: &str) -> Result<Option<JournalEntry>, StoreError>;
+    /// A task's journal in order.
+    fn journal(&self, task: &str) -> Result<Vec<JournalEntry>, StoreError>;
+    /// Writes `commit` for `task` atomically; returns the events written.
+    fn commit(&self, task: &str, run: Option<i64>, commit: Commit) -> Result<Vec<EventRow>, StoreError>;
+    /// Applies a person's decision to a task in AWAITING_HUMAN.
+    fn decide(&self, task: &str, decision: HumanDecision) -> Result<TaskState, StoreError>;
+    /// Starts a run.
+    fn begin_run(&self, command: &str) -> Result<RunRecord, StoreError>;
+    /// Ends a run.
+    fn finish_run(&self, run: i64) -> Result<(), StoreError>;
+    /// Events after `after_id`, optionally of one run.
+    fn events(&self, run: Option<i64>, after_id: i64) -> Result<Vec<EventRow>, StoreError>;
+    /// USD journaled during `run`.
+    fn run_cost(&self, run: i64) -> Result<f64, StoreError>;
+    /// Counts for the summary.
+    fn totals(&self) -> Result<Totals, StoreError>;
+    /// The whole task as one JSON document.
+    fn export_task(&self, id: &str) -> Result<TaskExport, StoreError>;
+    /// Restores an exported task (replacing one with the same id).
+    fn import_task(&self, task: &TaskExport) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests;

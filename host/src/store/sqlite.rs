@@ -1,0 +1,672 @@
+//! The SQLite [`Store`]: one file under `.orch/`, WAL so readers in other
+//! processes never block the writer, `synchronous=NORMAL` by default (a
+//! commit survives the process being killed; the last commits before a power
+//! loss may be lost — choose `FULL` to fsync every commit), a busy timeout so
+//! two writers (a run and an `orch task --approve`) wait for each other
+//! instead of failing, and one `BEGIN IMMEDIATE` transaction per [`Commit`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use serde::Deserialize;
+
+use super::schema::{self, MIGRATIONS};
+use super::{
+    Added, Category, Commit, Event, EventRow, HumanDecision, JournalEntry, Moved, RunRecord, Status, StepRecord, Store,
+    StoreError, TaskExport, TaskMeta, TaskRecord, Totals, Transition, now_ms,
+};
+use crate::state::{StepState, TaskState};
+use crate::tasks::TaskSpec;
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Survives the process being killed; a power loss may lose the last
+    /// commits (never corrupts). The default.
+    #[default]
+    Normal,
+    /// Also survives power loss, at an fsync per commit.
+    Full,
+}
+
+/// How long a writer waits for another process's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+type Tx<'c> = rusqlite::Transaction<'c>;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path, synchronous: Synchronous) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        let db = |e: rusqlite::Error| StoreError::Database { path: shown.clone(), message: e.to_string() };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database {
+                path: shown.clone(),
+                message: format!("cannot create {}: {e}", dir.display()),
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        let sync = match synchronous {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        };
+        conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};")).map_err(db)?;
+        migrate(&mut conn, &shown)?;
+        Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |e| StoreError::Database { path: self.path.display().to_string(), message: e.to_string() }
+    }
+
+    /// Runs `f` in an immediate transaction and commits it.
+    fn write<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock().expect("the store lock is not poisoned");
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(self.db())?;
+        let value = f(&tx)?;
+        tx.commit().map_err(self.db())?;
+        Ok(value)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        f(&self.conn.lock().expect("the store lock is not poisoned"))
+    }
+}
+
+fn migrate(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
+    let db = |e: rusqlite::Error| StoreError::Database { path: shown.to_owned(), message: e.to_string() };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
+    if version > schema::latest() {
+        return Err(StoreError::NewerSchema { path: shown.to_owned(), found: version, supported: schema::latest() });
+    }
+    for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+        tx.execute_batch(migration).map_err(db)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {}", schema::latest())).map_err(db)?;
+    tx.commit().map_err(db)
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("cannot decode {what}: {e}"))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("store records serialise to JSON")
+}
+
+const TASK_COLUMNS: &str = "spec, state, seq, position, created_ms, updated_ms, cost_usd, last_error, meta, plan";
+
+fn task_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TaskRecord, StoreError>> {
+    let spec: String = row.get(0)?;
+    let state: String = row.get(1)?;
+    let meta: String = row.get(8)?;
+    let plan: Option<String> = row.get(9)?;
+    let (seq, position, created_ms, updated_ms, cost_usd, last_error) =
+        (row.get::<_, i64>(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?);
+    Ok((|| {
+        Ok(TaskRecord {
+            spec: serde_json::from_str(&spec).map_err(|e| corrupt("a task spec", e))?,
+            state: state.parse().map_err(|e| corrupt("a task state", e))?,
+            seq: u64::try_from(seq).unwrap_or_default(),
+            position,
+            created_ms,
+            updated_ms,
+            cost_usd,
+            last_error,
+            meta: serde_json::from_str(&meta).map_err(|e| corrupt("task metadata", e))?,
+            plan: plan.map(|p| serde_json::from_str(&p)).transpose().map_err(|e| corrupt("a plan", e))?,
+        })
+    })())
+}
+
+fn load_task(
+    conn: &Connection,
+    id: &str,
+    db: &impl Fn(rusqlite::Error) -> StoreError,
+) -> Result<TaskRecord, StoreError> {
+    conn.query_row(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"), [id], task_from_row)
+        .optional()
+        .map_err(db)?
+        .ok_or_else(|| StoreError::UnknownTask(id.to_owned()))?
+}
+
+fn name<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => unreachable!("unit enums serialise to strings, got {other:?}"),
+    }
+}
+
+fn parse_name<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| corrupt("an event field", e))
+}
+
+/// Inserts an event row and returns it.
+fn insert_event(
+    tx: &Tx<'_>,
+    run: Option<i64>,
+    task: &str,
+    seq: Option<u64>,
+    event: &Event,
+    transition: Option<&Transition>,
+    at_ms: i64,
+) -> rusqlite::Result<EventRow> {
+    tx.prepare_cached(
+        "INSERT INTO events (run_id, task_id, seq, at_ms, category, status, step, message, transition)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        run,
+        task,
+        seq.map(|s| s as i64),
+        at_ms,
+        name(event.category),
+        name(event.status),
+        event.step,
+        event.message,
+        transition.map(json)
+    ])?;
+    Ok(EventRow {
+        id: tx.last_insert_rowid(),
+        run,
+        task: Some(task.to_owned()),
+        at_ms,
+        category: event.category,
+        status: event.status,
+        step: event.step.clone(),
+        message: event.message.clone(),
+    })
+}
+
+/// The event a transition is logged as.
+fn transition_event(transition: &Transition) -> Event {
+    let (step, status) = match &transition.moved {
+        Moved::Task { to, .. } => (
+            None,
+            match to {
+                TaskState::Done => Status::Ok,
+                TaskState::Failed => Status::Failed,
+                TaskState::AwaitingHuman | TaskState::PlanRejected => Status::Warning,
+                _ => Status::Info,
+            },
+        ),
+        Moved::Step { step, to, .. } => (
+            Some(step.clone()),
+            match to {
+                StepState::Completed | StepState::Approved => Status::Ok,
+                StepState::Failed => Status::Failed,
+                StepState::Rejected => Status::Warning,
+                _ => Status::Info,
+            },
+        ),
+    };
+    let category = if transition.actor == "human" { Category::HumanReview } else { Category::Task };
+    Event { category, status, step, message: transition.message.clone() }
+}
+
+/// Applies one transition to the task row's state (returned) and the steps table.
+fn apply_transition(
+    tx: &Tx<'_>,
+    task: &str,
+    state: TaskState,
+    transition: &Transition,
+) -> Result<TaskState, StoreError> {
+    let illegal = |source| StoreError::Illegal { task: task.to_owned(), source };
+    match &transition.moved {
+        Moved::Task { from, to } => {
+            if *from != state {
+                return Err(StoreError::Corrupt(format!(
+                    "task `{task}`: transition {} says it leaves {from}, but the task is {state}",
+                    transition.seq
+                )));
+            }
+            from.check(*to).map_err(illegal)?;
+            Ok(*to)
+        }
+        Moved::Step { step, from, to } => {
+            let db = |e: rusqlite::Error| StoreError::Corrupt(format!("task `{task}` step `{step}`: {e}"));
+            let stored: String = tx
+                .query_row("SELECT state FROM steps WHERE task_id = ?1 AND id = ?2", [task, step], |r| r.get(0))
+                .map_err(db)?;
+            let stored: StepState = stored.parse().map_err(|e| corrupt("a step state", e))?;
+            if stored != *from {
+                return Err(StoreError::Corrupt(format!(
+                    "task `{task}` step `{step}`: transition {} leaves {from}, but the step is {stored}",
+                    transition.seq
+                )));
+            }
+            from.check(*to).map_err(illegal)?;
+            let bump = i64::from(*to == StepState::Implementing);
+            tx.prepare_cached("UPDATE steps SET state = ?3, attempts = attempts + ?4 WHERE task_id = ?1 AND id = ?2")
+                .and_then(|mut s| s.execute(params![task, step, to.as_str(), bump]))
+                .map_err(db)?;
+            Ok(state)
+        }
+    }
+}
+
+fn insert_steps(tx: &Tx<'_>, task: &str, steps: &[StepRecord]) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO steps (task_id, idx, id, kind, description, state, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for step in steps {
+        insert.execute(params![
+            task,
+            step.index,
+            step.id,
+            step.kind,
+            step.description,
+            step.state.as_str(),
+            step.attempts
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_journal(
+    tx: &Tx<'_>,
+    task: &str,
+    run: Option<i64>,
+    entry: &JournalEntry,
+    at_ms: i64,
+) -> rusqlite::Result<bool> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO journal (task_id, key, run_id, kind, plugin, model, result, input_tokens,
+             output_tokens, cost_usd, duration_ms, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            task,
+            entry.key,
+            run,
+            entry.kind,
+            entry.plugin,
+            entry.model,
+            json(&entry.result),
+            entry.input_tokens as i64,
+            entry.output_tokens as i64,
+            entry.cost_usd,
+            entry.duration_ms as i64,
+            at_ms
+        ])?;
+    Ok(inserted == 1)
+}
+
+fn journal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JournalEntry, StoreError>> {
+    let result: String = row.get(4)?;
+    Ok(Ok(JournalEntry {
+        key: row.get(0)?,
+        kind: row.get(1)?,
+        plugin: row.get(2)?,
+        model: row.get(3)?,
+        result: match serde_json::from_str(&result) {
+            Ok(value) => value,
+            Err(e) => return Ok(Err(corrupt("a journaled result", e))),
+        },
+        input_tokens: row.get::<_, i64>(5)? as u64,
+        output_tokens: row.get::<_, i64>(6)? as u64,
+        cost_usd: row.get(7)?,
+        duration_ms: row.get::<_, i64>(8)? as u64,
+    }))
+}
+
+const JOURNAL_COLUMNS: &str = "key, kind, plugin, model, result, input_tokens, output_tokens, cost_usd, duration_ms";
+
+fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<EventRow, StoreError>> {
+    let (category, status): (String, String) = (row.get(4)?, row.get(5)?);
+    let (id, run, task, at_ms, step, message) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(6)?, row.get(7)?);
+    Ok((|| {
+        Ok(EventRow {
+            id,
+            run,
+            task,
+            at_ms,
+            category: parse_name(&category)?,
+            status: parse_name(&status)?,
+            step,
+            message,
+        })
+    })())
+}
+
+fn flatten<T>(
+    rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>,
+    db: impl Fn(rusqlite::Error) -> StoreError,
+) -> Result<Vec<T>, StoreError> {
+    rows.map(|row| row.map_err(&db)?).collect()
+}
+
+/// The last error of a task a person rejected (the seed's wording).
+pub const HUMAN_REJECTION: &str = "Rejected by human reviewer";
+
+/// Writes `commit` inside `tx`: steps, events, journal (costs added only for
+/// entries not already there), transitions checked against the table and the
+/// task's sequence number, then the task row.
+fn write_commit(
+    tx: &Tx<'_>,
+    task: &str,
+    run: Option<i64>,
+    commit: &Commit,
+    db: &impl Fn(rusqlite::Error) -> StoreError,
+) -> Result<Vec<EventRow>, StoreError> {
+    let (state, seq): (String, i64) = tx
+        .prepare_cached("SELECT state, seq FROM tasks WHERE id = ?1")
+        .and_then(|mut s| s.query_row([task], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(db)?
+        .ok_or_else(|| StoreError::UnknownTask(task.to_owned()))?;
+    let mut state: TaskState = state.parse().map_err(|e| corrupt("a task state", e))?;
+    let mut seq = seq as u64;
+    let now = now_ms();
+    insert_steps(tx, task, &commit.new_steps).map_err(db)?;
+    let mut written = Vec::with_capacity(commit.events.len() + commit.transitions.len());
+    for event in &commit.events {
+        written.push(insert_event(tx, run, task, None, event, None, now).map_err(db)?);
+    }
+    let mut added_cost = 0.0;
+    for entry in &commit.journal {
+        if insert_journal(tx, task, run, entry, now).map_err(db)? {
+            added_cost += entry.cost_usd;
+        }
+    }
+    for transition in &commit.transitions {
+        if transition.seq != seq + 1 {
+            return Err(StoreError::Conflict { task: task.to_owned(), expected: transition.seq, found: seq + 1 });
+        }
+        state = apply_transition(tx, task, state, transition)?;
+        seq = transition.seq;
+        let stamped = Transition { at_ms: now, ..transition.clone() };
+        written.push(
+            insert_event(tx, run, task, Some(seq), &transition_event(&stamped), Some(&stamped), now).map_err(db)?,
+        );
+    }
+    tx.prepare_cached(
+        "UPDATE tasks SET state = ?2, seq = ?3, updated_ms = ?4, cost_usd = cost_usd + ?5,
+         meta = COALESCE(?6, meta), plan = COALESCE(?7, plan),
+         last_error = CASE WHEN ?8 THEN ?9 ELSE last_error END WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            task,
+            state.as_str(),
+            seq as i64,
+            now,
+            added_cost,
+            commit.meta.as_ref().map(json),
+            commit.plan.as_ref().map(json),
+            commit.last_error.is_some(),
+            commit.last_error.clone().flatten()
+        ])
+    })
+    .map_err(db)?;
+    Ok(written)
+}
+
+impl Store for SqliteStore {
+    fn add_tasks(&self, tasks: &[TaskSpec]) -> Result<Added, StoreError> {
+        let db = self.db();
+        self.write(|tx| {
+            let mut added = Added::default();
+            let base: i64 = tx.query_row("SELECT COALESCE(MAX(position), -1) + 1 FROM tasks", [], |r| r.get(0)).map_err(&db)?;
+            let now = now_ms();
+            for (offset, spec) in tasks.iter().enumerate() {
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO tasks (id, position, spec, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    )
+                    .and_then(|mut s| s.execute(params![spec.id, base + offset as i64, json(spec), TaskState::New.as_str(), now]))
+                    .map_err(&db)?;
+                if inserted == 1 { &mut added.added } else { &mut added.existing }.push(spec.id.clone());
+            }
+            Ok(added)
+        })
+    }
+
+    fn task(&self, id: &str) -> Result<TaskRecord, StoreError> {
+        let db = self.db();
+        self.read(|conn| load_task(conn, id, &db))
+    }
+
+    fn tasks(&self, states: &[TaskState]) -> Result<Vec<TaskRecord>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks ORDER BY position")).map_err(&db)?;
+            let all = flatten(stmt.query_map([], task_from_row).map_err(&db)?, &db)?;
+            Ok(all.into_iter().filter(|t| states.is_empty() || states.contains(&t.state)).collect())
+        })
+    }
+
+    fn steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, idx, kind, description, state, attempts FROM steps WHERE task_id = ?1 ORDER BY idx",
+                )
+                .map_err(&db)?;
+            let rows = stmt
+                .query_map([id], |r| {
+                    let state: String = r.get(4)?;
+                    Ok(state.parse().map_err(|e| corrupt("a step state", e)).map(|state| StepRecord {
+                        id: r.get(0).unwrap_or_default(),
+                        index: r.get(1).unwrap_or_default(),
+                        kind: r.get(2).unwrap_or_default(),
+                        description: r.get(3).unwrap_or_default(),
+                        state,
+                        attempts: r.get(5).unwrap_or_default(),
+                    }))
+                })
+                .map_err(&db)?;
+            flatten(rows, &db)
+        })
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<Transition>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT transition FROM events WHERE task_id = ?1 AND seq IS NOT NULL ORDER BY seq")
+                .map_err(&db)?;
+            let rows = stmt
+                .query_map([id], |r| {
+                    let text: String = r.get(0)?;
+                    Ok(serde_json::from_str(&text).map_err(|e| corrupt("a transition", e)))
+                })
+                .map_err(&db)?;
+            flatten(rows, &db)
+        })
+    }
+
+    fn journal_get(&self, task: &str, key: &str) -> Result<Option<JournalEntry>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE task_id = ?1 AND key = ?2"))
+                .and_then(|mut s| s.query_row([task, key], journal_from_row).optional())
+                .map_err(&db)?
+                .transpose()
+        })
+    }
+
+    fn journal(&self, task: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {JOURNAL_COLUMNS} FROM journal WHERE task_id = ?1 ORDER BY at_ms, key"
+                ))
+                .map_err(&db)?;
+            flatten(stmt.query_map([task], journal_from_row).map_err(&db)?, &db)
+        })
+    }
+
+    fn commit(&self, task: &str, run: Option<i64>, commit: Commit) -> Result<Vec<EventRow>, StoreError> {
+        self.write(|tx| write_commit(tx, task, run, &commit, &self.db()))
+    }
+
+    fn decide(&self, task: &str, decision: HumanDecision) -> Result<TaskState, StoreError> {
+        let db = self.db();
+        self.write(|tx| {
+            let record = load_task(tx, task, &db)?;
+            let (verb, comment) = match &decision {
+                HumanDecision::Approve { comment } => ("approve", comment.clone()),
+                HumanDecision::Reject { comment } => ("reject", comment.clone()),
+            };
+            if record.state != TaskState::AwaitingHuman {
+                return Err(StoreError::NotAwaiting { task: task.to_owned(), state: record.state, verb });
+            }
+            let resume_to = record.meta.escalation.as_ref().map_or(TaskState::Implementing, |e| e.resume_to);
+            let (to, message, error) = match decision {
+                HumanDecision::Approve { .. } => {
+                    (resume_to, format!("approved by a person; continues at {resume_to}"), None)
+                }
+                HumanDecision::Reject { .. } => {
+                    (TaskState::Failed, HUMAN_REJECTION.to_owned(), Some(HUMAN_REJECTION.to_owned()))
+                }
+            };
+            let message = match &comment {
+                Some(c) => format!("{message} (comment: {c})"),
+                None => message,
+            };
+            let transition = Transition {
+                seq: record.seq + 1,
+                moved: Moved::Task { from: TaskState::AwaitingHuman, to },
+                actor: "human".into(),
+                message,
+                comment,
+                at_ms: 0,
+            };
+            let meta = TaskMeta { escalation: None, ..record.meta };
+            let commit = Commit {
+                transitions: vec![transition],
+                meta: Some(meta),
+                last_error: Some(error),
+                ..Commit::default()
+            };
+            write_commit(tx, task, None, &commit, &db)?;
+            Ok(to)
+        })
+    }
+
+    fn begin_run(&self, command: &str) -> Result<RunRecord, StoreError> {
+        let db = self.db();
+        self.write(|tx| {
+            let started_ms = now_ms();
+            tx.execute("INSERT INTO runs (started_ms, command) VALUES (?1, ?2)", params![started_ms, command])
+                .map_err(&db)?;
+            Ok(RunRecord { id: tx.last_insert_rowid(), started_ms, finished_ms: None, command: command.to_owned() })
+        })
+    }
+
+    fn finish_run(&self, run: i64) -> Result<(), StoreError> {
+        let db = self.db();
+        self.write(|tx| {
+            tx.execute("UPDATE runs SET finished_ms = ?2 WHERE id = ?1", params![run, now_ms()]).map_err(&db)?;
+            Ok(())
+        })
+    }
+
+    fn events(&self, run: Option<i64>, after_id: i64) -> Result<Vec<EventRow>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, run_id, task_id, at_ms, category, status, step, message FROM events
+                     WHERE id > ?1 AND (?2 IS NULL OR run_id = ?2) ORDER BY id",
+                )
+                .map_err(&db)?;
+            flatten(stmt.query_map(params![after_id, run], event_from_row).map_err(&db)?, &db)
+        })
+    }
+
+    fn run_cost(&self, run: i64) -> Result<f64, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            conn.query_row("SELECT COALESCE(SUM(cost_usd), 0) FROM journal WHERE run_id = ?1", [run], |r| r.get(0))
+                .map_err(&db)
+        })
+    }
+
+    fn totals(&self) -> Result<Totals, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut totals = Totals::default();
+            let mut stmt =
+                conn.prepare_cached("SELECT state, COUNT(*), SUM(cost_usd) FROM tasks GROUP BY state").map_err(&db)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, f64>(2)?)))
+                .map_err(&db)?;
+            for row in rows {
+                let (state, count, cost) = row.map_err(&db)?;
+                let parsed: TaskState = state.parse().map_err(|e| corrupt("a task state", e))?;
+                totals.tasks += count;
+                totals.cost_usd += cost;
+                totals.active += if parsed.is_active() { count } else { 0 };
+                totals.awaiting_human += if parsed == TaskState::AwaitingHuman { count } else { 0 };
+                totals.by_state.insert(state, count);
+            }
+            Ok(totals)
+        })
+    }
+
+    fn export_task(&self, id: &str) -> Result<TaskExport, StoreError> {
+        Ok(TaskExport::new(self.task(id)?, self.steps(id)?, self.history(id)?, self.journal(id)?))
+    }
+
+    fn import_task(&self, export: &TaskExport) -> Result<(), StoreError> {
+        export.check()?;
+        let db = self.db();
+        let task = &export.task;
+        let id = task.spec.id.as_str();
+        self.write(|tx| {
+            for table in ["tasks", "steps", "journal"] {
+                let column = if table == "tasks" { "id" } else { "task_id" };
+                tx.execute(&format!("DELETE FROM {table} WHERE {column} = ?1"), [id]).map_err(&db)?;
+            }
+            tx.execute("DELETE FROM events WHERE task_id = ?1", [id]).map_err(&db)?;
+            tx.execute(
+                "INSERT INTO tasks (id, position, spec, state, seq, created_ms, updated_ms, cost_usd, last_error, meta, plan)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    id,
+                    task.position,
+                    json(&task.spec),
+                    task.state.as_str(),
+                    task.seq as i64,
+                    task.created_ms,
+                    task.updated_ms,
+                    task.cost_usd,
+                    task.last_error,
+                    json(&task.meta),
+                    task.plan.as_ref().map(json)
+                ],
+            )
+            .map_err(&db)?;
+            insert_steps(tx, id, &export.steps).map_err(&db)?;
+            for transition in &export.history {
+                insert_event(tx, None, id, Some(transition.seq), &transition_event(transition), Some(transition), transition.at_ms)
+                    .map_err(&db)?;
+            }
+            for entry in &export.journal {
+                insert_journal(tx, id, None, entry, task.updated_ms).map_err(&db)?;
+            }
+            Ok(())
+        })
+    }
+}

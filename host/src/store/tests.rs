@@ -1,0 +1,244 @@
+//! Tests of the SQLite store against real files in a temporary directory.
+
+use super::*;
+use crate::state::{StepState, TaskState};
+use crate::tasks::{Risk, TaskSpec};
+
+fn spec(id: &str) -> TaskSpec {
+    TaskSpec {
+        id: id.into(),
+        goal: format!("goal of {id}"),
+        risk: Risk::Medium,
+        area: "core".into(),
+        labels: vec![],
+        context: vec![],
+        depends_on: vec![],
+        repo: None,
+        context_files: vec![],
+        constraints: vec![],
+    }
+}
+
+fn open(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(&dir.path().join(".orch/orch.db"), Synchronous::Normal).unwrap()
+}
+
+fn task_move(seq: u64, from: TaskState, to: TaskState) -> Transition {
+    Transition {
+        seq,
+        moved: Moved::Task { from, to },
+        actor: "engine".into(),
+        message: format!("{from} -> {to}"),
+        comment: None,
+        at_ms: 0,
+    }
+}
+
+fn entry(key: &str, cost: f64) -> JournalEntry {
+    JournalEntry {
+        key: key.into(),
+        kind: "completion".into(),
+        plugin: "openai 0.1.0".into(),
+        model: Some("gpt".into()),
+        result: serde_json::json!({"text": "hello"}),
+        input_tokens: 10,
+        output_tokens: 5,
+        cost_usd: cost,
+        duration_ms: 3,
+    }
+}
+
+#[test]
+fn adding_tasks_is_idempotent_and_keeps_file_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let added = store.add_tasks(&[spec("b"), spec("a")]).unwrap();
+    assert_eq!(added.added, ["b", "a"]);
+    let again = store.add_tasks(&[spec("a"), spec("c")]).unwrap();
+    assert_eq!((again.added, again.existing), (vec!["c".to_owned()], vec!["a".to_owned()]));
+    let ids: Vec<_> = store.tasks(&[]).unwrap().into_iter().map(|t| t.spec.id).collect();
+    assert_eq!(ids, ["b", "a", "c"]);
+    assert_eq!(store.task("a").unwrap().state, TaskState::New);
+    assert!(matches!(store.task("zz"), Err(StoreError::UnknownTask(_))));
+}
+
+#[test]
+fn commits_apply_transitions_in_sequence_and_log_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.add_tasks(&[spec("a")]).unwrap();
+    let run = store.begin_run("orch run").unwrap().id;
+    let commit = Commit {
+        transitions: vec![
+            task_move(1, TaskState::New, TaskState::Planning),
+            task_move(2, TaskState::Planning, TaskState::PlanReview),
+        ],
+        journal: vec![entry("k1", 0.25)],
+        events: vec![Event { category: Category::LlmCall, status: Status::Ok, step: None, message: "planner".into() }],
+        ..Commit::default()
+    };
+    let written = store.commit("a", Some(run), commit).unwrap();
+    assert_eq!(written.len(), 3);
+    assert_eq!(written[0].category, Category::LlmCall);
+    let task = store.task("a").unwrap();
+    assert_eq!((task.state, task.seq, task.cost_usd), (TaskState::PlanReview, 2, 0.25));
+    assert_eq!(store.history("a").unwrap().len(), 2);
+    assert_eq!(store.events(Some(run), 0).unwrap().len(), 3);
+
+    // A stale sequence number is a conflict and writes nothing.
+    let stale = Commit {
+        transitions: vec![task_move(2, TaskState::PlanReview, TaskState::PlanApproved)],
+        journal: vec![entry("k2", 1.0)],
+        ..Commit::default()
+    };
+    assert!(matches!(store.commit("a", Some(run), stale), Err(StoreError::Conflict { expected: 2, found: 3, .. })));
+    // An illegal transition is refused and writes nothing.
+    let illegal = Commit {
+        transitions: vec![task_move(3, TaskState::PlanReview, TaskState::Done)],
+        journal: vec![entry("k2", 1.0)],
+        ..Commit::default()
+    };
+    let err = store.commit("a", Some(run), illegal).unwrap_err().to_string();
+    assert!(err.contains("illegal task transition PLAN_REVIEW -> DONE"), "{err}");
+    assert!(store.journal_get("a", "k2").unwrap().is_none(), "the failed commit rolled back");
+    assert_eq!(store.task("a").unwrap().cost_usd, 0.25);
+}
+
+#[test]
+fn journal_entries_are_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.add_tasks(&[spec("a")]).unwrap();
+    for _ in 0..2 {
+        store.commit("a", None, Commit { journal: vec![entry("same", 0.5)], ..Commit::default() }).unwrap();
+    }
+    assert_eq!(store.task("a").unwrap().cost_usd, 0.5);
+    assert_eq!(store.journal("a").unwrap().len(), 1);
+    assert_eq!(store.journal_get("a", "same").unwrap().unwrap().result["text"], "hello");
+}
+
+#[test]
+fn steps_move_through_their_own_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.add_tasks(&[spec("a")]).unwrap();
+    let step = StepRecord {
+        id: "s1".into(),
+        index: 0,
+        kind: "implementation".into(),
+        description: "do".into(),
+        state: StepState::Pending,
+        attempts: 0,
+    };
+    let moved = |seq, from, to| Transition {
+        moved: Moved::Step { step: "s1".into(), from, to },
+        ..task_move(seq, TaskState::New, TaskState::New)
+    };
+    store
+        .commit(
+            "a",
+            None,
+            Commit {
+                new_steps: vec![step],
+                transitions: vec![moved(1, StepState::Pending, StepState::Implementing)],
+                ..Commit::default()
+            },
+        )
+        .unwrap();
+    let steps = store.steps("a").unwrap();
+    assert_eq!((steps[0].state, steps[0].attempts), (StepState::Implementing, 1));
+    let err = store
+        .commit(
+            "a",
+            None,
+            Commit { transitions: vec![moved(2, StepState::Implementing, StepState::Completed)], ..Commit::default() },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("illegal step transition IMPLEMENTING -> COMPLETED"), "{err}");
+}
+
+#[test]
+fn human_decisions_only_apply_to_waiting_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.add_tasks(&[spec("a"), spec("b")]).unwrap();
+    let err = store.decide("a", HumanDecision::Approve { comment: None }).unwrap_err().to_string();
+    assert_eq!(err, "task `a` is NEW, not AWAITING_HUMAN: there is nothing to approve");
+
+    for id in ["a", "b"] {
+        let meta = TaskMeta {
+            escalation: Some(Escalation {
+                stage: "plan_review".into(),
+                reason: "rejected 3 times".into(),
+                resume_to: TaskState::PlanApproved,
+            }),
+            ..TaskMeta::default()
+        };
+        let path = [
+            (TaskState::New, TaskState::Planning),
+            (TaskState::Planning, TaskState::PlanReview),
+            (TaskState::PlanReview, TaskState::AwaitingHuman),
+        ];
+        let transitions = path.iter().enumerate().map(|(i, (f, t))| task_move(i as u64 + 1, *f, *t)).collect();
+        store.commit(id, None, Commit { transitions, meta: Some(meta), ..Commit::default() }).unwrap();
+    }
+    assert_eq!(store.totals().unwrap().awaiting_human, 2);
+    let to = store.decide("a", HumanDecision::Approve { comment: Some("fine by me".into()) }).unwrap();
+    assert_eq!(to, TaskState::PlanApproved);
+    let last = store.history("a").unwrap().pop().unwrap();
+    assert_eq!((last.actor.as_str(), last.comment.as_deref()), ("human", Some("fine by me")));
+    assert!(store.task("a").unwrap().meta.escalation.is_none());
+
+    assert_eq!(store.decide("b", HumanDecision::Reject { comment: None }).unwrap(), TaskState::Failed);
+    assert_eq!(store.task("b").unwrap().last_error.as_deref(), Some(sqlite::HUMAN_REJECTION));
+    let totals = store.totals().unwrap();
+    assert_eq!((totals.tasks, totals.by_state["FAILED"], totals.by_state["PLAN_APPROVED"]), (2, 1, 1));
+}
+
+#[test]
+fn export_and_import_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.add_tasks(&[spec("a")]).unwrap();
+    let commit = Commit {
+        transitions: vec![task_move(1, TaskState::New, TaskState::Planning)],
+        journal: vec![entry("k", 0.1)],
+        ..Commit::default()
+    };
+    store.commit("a", None, commit).unwrap();
+    let export = store.export_task("a").unwrap();
+    let text = export.to_json();
+
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open(&other_dir);
+    other.import_task(&TaskExport::from_json(&text).unwrap()).unwrap();
+    assert_eq!(other.export_task("a").unwrap(), export);
+
+    let mut broken = export.clone();
+    broken.history.clear();
+    assert!(other.import_task(&broken).unwrap_err().to_string().contains("history"));
+    assert!(TaskExport::from_json("{\"orch_task_export\": 9}").is_err());
+}
+
+#[test]
+fn a_store_from_a_newer_orch_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orch.db");
+    drop(SqliteStore::open(&path, Synchronous::Full).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path, Synchronous::Normal).err().unwrap().to_string();
+    assert!(err.contains("schema version 99") && err.contains("newer"), "{err}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 99);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orch.db");
+    std::fs::write(&path, vec![b'x'; 4096]).unwrap();
+    let err = SqliteStore::open(&path, Synchronous::Normal).err().unwrap().to_string();
+    assert!(err.contains("orch.db") && err.contains("not a database"), "{err}");
+}
