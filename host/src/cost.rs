@@ -1,0 +1,98 @@
+//! Money: a pricing table in USD per million tokens (defaults for well-known
+//! models, overridable under `[pricing."MODEL"]` in `orch.toml`) and the cost
+//! of one call, computed by the host from the reported usage. Input tokens
+//! are taken to include cached input tokens, which are billed at the cached
+//! rate. An unknown model costs 0, with one warning per model.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Uncached input.
+    pub input: f64,
+    /// Output.
+    pub output: f64,
+    /// Cached input (defaults to the input price).
+    pub cached_input: Option<f64>,
+}
+
+/// Built-in prices (USD per million input / output / cached input tokens).
+const DEFAULT_PRICES: &[(&str, f64, f64, f64)] = &[
+    ("claude-opus-4-1", 15.0, 75.0, 1.5),
+    ("claude-sonnet-4-5", 3.0, 15.0, 0.3),
+    ("claude-haiku-4-5", 1.0, 5.0, 0.1),
+    ("gpt-5", 1.25, 10.0, 0.125),
+    ("gpt-5-mini", 0.25, 2.0, 0.025),
+    ("gpt-4.1", 2.0, 8.0, 0.5),
+    ("gpt-4o", 2.5, 10.0, 1.25),
+    ("gpt-4o-mini", 0.15, 0.6, 0.075),
+    ("gemini-2.5-pro", 1.25, 10.0, 0.31),
+    ("gemini-2.5-flash", 0.3, 2.5, 0.075),
+];
+
+/// The pricing table in force.
+#[derive(Debug, Default)]
+pub struct Pricing {
+    prices: BTreeMap<String, Price>,
+    warned: Mutex<HashSet<String>>,
+}
+
+impl Pricing {
+    /// The defaults with `overrides` (from `orch.toml`) on top.
+    pub fn new(overrides: &BTreeMap<String, Price>) -> Self {
+        let mut prices: BTreeMap<String, Price> = DEFAULT_PRICES
+            .iter()
+            .map(|&(model, input, output, cached)| (model.to_owned(), Price { input, output, cached_input: Some(cached) }))
+            .collect();
+        prices.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
+        Self { prices, warned: Mutex::default() }
+    }
+
+    /// The price of `model`, if known.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.prices.get(model).copied()
+    }
+
+    /// USD for one call's usage.
+    pub fn cost(&self, model: &str, input_tokens: u64, output_tokens: u64, cached_input_tokens: u64) -> f64 {
+        let Some(price) = self.price(model) else {
+            if self.warned.lock().expect("not poisoned").insert(model.to_owned()) {
+                tracing::warn!("no price known for model `{model}`: its calls count as $0; add [pricing.\"{model}\"] to orch.toml");
+            }
+            return 0.0;
+        };
+        let cached = cached_input_tokens.min(input_tokens);
+        let per_token = |usd_per_million: f64, tokens: u64| usd_per_million * tokens as f64 / 1e6;
+        per_token(price.input, input_tokens - cached)
+            + per_token(price.cached_input.unwrap_or(price.input), cached)
+            + per_token(price.output, output_tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_follows_the_table() {
+        let pricing = Pricing::new(&BTreeMap::new());
+        // 10,000 in (2,000 cached) and 1,000 out on claude-sonnet-4-5:
+        // 8,000 × $3/M + 2,000 × $0.30/M + 1,000 × $15/M = 0.024 + 0.0006 + 0.015.
+        let cost = pricing.cost("claude-sonnet-4-5", 10_000, 1_000, 2_000);
+        assert!((cost - 0.0396).abs() < 1e-12, "{cost}");
+        assert_eq!(pricing.cost("unknown-model", 1_000_000, 1_000_000, 0), 0.0);
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let overrides = BTreeMap::from([("gpt-5".to_owned(), Price { input: 1.0, output: 2.0, cached_input: None })]);
+        let pricing = Pricing::new(&overrides);
+        let cost = pricing.cost("gpt-5", 1_000_000, 500_000, 1_000_000);
+        assert!((cost - 2.0).abs() < 1e-12, "cached input defaults to the input price: {cost}");
+    }
+}

@@ -1,0 +1,274 @@
+//! The call journal: deterministic keys for effectful plugin calls (routing,
+//! completions, gate checks) and the serialisable records of their results.
+//! A key is kind / role / step / round / hash of the request; the hash leaves
+//! out the model, so a call served by a fallback model is found again on
+//! resume. The engine commits an entry before acting on it and, on resume,
+//! takes the entry instead of calling again.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::sandbox::{
+    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, MessageRole, ModelChoice, RouteDecision,
+    RouteRequest, Severity, StopReason, Usage,
+};
+
+/// Hashes length-prefixed fields, so `("ab", "c")` and `("a", "bc")` differ.
+#[derive(Default)]
+struct FieldHasher(Sha256);
+
+impl FieldHasher {
+    fn field(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
+        let bytes = bytes.as_ref();
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    /// The first 16 hex digits of the digest: plenty within one task's keys.
+    fn finish(&mut self) -> String {
+        let digest = std::mem::take(&mut self.0).finalize();
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Where in the pipeline a call is made.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSite<'a> {
+    /// `planner`, `plan_reviewer`, `implementer`, `code_reviewer`, or a gate name.
+    pub role: &'a str,
+    /// The plan step, if any.
+    pub step: Option<&'a str>,
+    /// The pipeline round (re-plan, review retry, gate round).
+    pub round: u32,
+    /// The try within the round (a malformed reply is asked again).
+    pub attempt: u32,
+}
+
+impl CallSite<'_> {
+    fn key(&self, kind: &str, hash: &str) -> String {
+        format!("{kind}/{}/{}/{}.{}/{hash}", self.role, self.step.unwrap_or("-"), self.round, self.attempt)
+    }
+}
+
+/// The key of a routing decision.
+pub fn route_key(site: CallSite<'_>, request: &RouteRequest) -> String {
+    let mut h = FieldHasher::default();
+    h.field(format!("{:?}{:?}", request.role, request.task.risk))
+        .field(&request.task.id)
+        .field(&request.task.goal)
+        .field(&request.task.area)
+        .field(request.task.labels.join("\n"))
+        .field(request.attempt.to_le_bytes())
+        .field(request.step_kind.as_deref().unwrap_or("\0"))
+        .field(request.step_complexity.as_deref().unwrap_or("\0"))
+        .field(request.author_model.as_deref().unwrap_or("\0"));
+    site.key("route", &h.finish())
+}
+
+/// The key of a completion; the model is deliberately not part of it.
+pub fn completion_key(site: CallSite<'_>, request: &CompletionRequest) -> String {
+    let mut h = FieldHasher::default();
+    for message in &request.messages {
+        h.field([message.role as u8]).field(&message.content);
+    }
+    h.field(format!("{:?}{:?}{}", request.max_tokens, request.temperature, request.json_mode))
+        .field(request.stop.join("\0"));
+    site.key("complete", &h.finish())
+}
+
+/// The key of a gate check.
+pub fn check_key(site: CallSite<'_>, request: &CheckRequest) -> String {
+    let mut h = FieldHasher::default();
+    h.field(&request.task.id)
+        .field(&request.workspace)
+        .field(request.changed_files.join("\n"))
+        .field(&request.diff)
+        .field(&request.change_size);
+    site.key("check", &h.finish())
+}
+
+/// A routing decision as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteRecord {
+    /// Provider plugin of the primary choice.
+    pub provider: String,
+    /// Primary model.
+    pub model: String,
+    /// The router's reason.
+    pub reason: String,
+    /// Fallbacks in order, as (provider, model).
+    pub fallbacks: Vec<(String, String)>,
+}
+
+impl From<&RouteDecision> for RouteRecord {
+    fn from(d: &RouteDecision) -> Self {
+        Self {
+            provider: d.provider.clone(),
+            model: d.model.clone(),
+            reason: d.reason.clone(),
+            fallbacks: d.fallbacks.iter().map(|c| (c.provider.clone(), c.model.clone())).collect(),
+        }
+    }
+}
+
+impl RouteRecord {
+    /// The primary choice followed by the fallbacks, without repeats.
+    pub fn choices(&self) -> Vec<ModelChoice> {
+        let mut choices = vec![ModelChoice { provider: self.provider.clone(), model: self.model.clone() }];
+        for (provider, model) in &self.fallbacks {
+            if !choices.iter().any(|c| &c.provider == provider && &c.model == model) {
+                choices.push(ModelChoice { provider: provider.clone(), model: model.clone() });
+            }
+        }
+        choices
+    }
+}
+
+/// A completion as journaled (the prompt is never stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRecord {
+    /// The reply.
+    pub text: String,
+    /// Token usage as reported.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Cached input tokens.
+    pub cached_input_tokens: u64,
+    /// Why generation stopped.
+    pub stop_reason: String,
+    /// The provider plugin that served it.
+    pub provider: String,
+    /// The model that served it.
+    pub model: String,
+}
+
+impl CompletionRecord {
+    /// Records `completion` as served by `provider`.
+    pub fn new(provider: &str, completion: &Completion) -> Self {
+        let Usage { input_tokens, output_tokens, cached_input_tokens } = completion.usage;
+        let stop_reason = match completion.stop_reason {
+            StopReason::EndTurn => "end_turn",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::StopSequence => "stop_sequence",
+            StopReason::ContentFilter => "content_filter",
+            StopReason::Other => "other",
+        };
+        Self {
+            text: completion.text.clone(),
+            input_tokens,
+            output_tokens,
+            cached_input_tokens,
+            stop_reason: stop_reason.to_owned(),
+            provider: provider.to_owned(),
+            model: completion.model.clone(),
+        }
+    }
+}
+
+/// A gate result as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// Nothing failed.
+    pub passed: bool,
+    /// One line.
+    pub summary: String,
+    /// What it found, as (severity, file, line, message).
+    pub findings: Vec<FindingRecord>,
+}
+
+/// One finding of a gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// File, if any.
+    pub file: Option<String>,
+    /// Line, if any.
+    pub line: Option<u32>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl From<&CheckResult> for CheckRecord {
+    fn from(r: &CheckResult) -> Self {
+        let finding = |f: &Finding| FindingRecord {
+            severity: match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "info",
+            }
+            .to_owned(),
+            file: f.file.clone(),
+            line: f.line,
+            message: f.message.clone(),
+        };
+        Self { passed: r.passed, summary: r.summary.clone(), findings: r.findings.iter().map(finding).collect() }
+    }
+}
+
+impl FindingRecord {
+    /// `file:line: severity: message`, as fed back to the implementer.
+    pub fn render(&self) -> String {
+        let place = match (&self.file, self.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        format!("{place}{}: {}", self.severity, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::Message;
+
+    fn request(model: &str, text: &str) -> CompletionRequest {
+        CompletionRequest {
+            model: model.into(),
+            messages: vec![
+                Message { role: MessageRole::System, content: "You are the planner.".into() },
+                Message { role: MessageRole::User, content: text.into() },
+            ],
+            max_tokens: Some(1000),
+            temperature: None,
+            stop: vec![],
+            json_mode: true,
+        }
+    }
+
+    const SITE: CallSite<'static> = CallSite { role: "planner", step: None, round: 1, attempt: 1 };
+
+    #[test]
+    fn completion_keys_ignore_the_model_but_not_the_prompt() {
+        let a = completion_key(SITE, &request("model-a", "fix the bug"));
+        assert_eq!(a, completion_key(SITE, &request("model-b", "fix the bug")));
+        assert_ne!(a, completion_key(SITE, &request("model-a", "fix the bugs")));
+        assert!(a.starts_with("complete/planner/-/1.1/") && a.len() == "complete/planner/-/1.1/".len() + 16, "{a}");
+        let later = CallSite { round: 2, ..SITE };
+        assert_ne!(a, completion_key(later, &request("model-a", "fix the bug")));
+    }
+
+    #[test]
+    fn fields_are_length_prefixed() {
+        let mut one = request("m", "ab");
+        one.messages[0].content = "x".into();
+        let mut two = request("m", "b");
+        two.messages[0].content = "xa".into();
+        assert_ne!(completion_key(SITE, &one), completion_key(SITE, &two));
+    }
+
+    #[test]
+    fn route_choices_drop_repeats() {
+        let record = RouteRecord {
+            provider: "p".into(),
+            model: "a".into(),
+            reason: "r".into(),
+            fallbacks: vec![("p".into(), "b".into()), ("p".into(), "a".into())],
+        };
+        let models: Vec<_> = record.choices().into_iter().map(|c| c.model).collect();
+        assert_eq!(models, ["a", "b"]);
+    }
+}
