@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cost::Price;
+use crate::engine::{PipelineConfig, Prompts, Settings};
+use crate::retry::RetryConfig;
 use crate::sandbox::{Grants, PluginSource, PluginSpec, builtin};
+use crate::store::Synchronous;
 
 /// The built-in defaults, merged under every `orch.toml`.
 pub const DEFAULT_CONFIG: &str = include_str!("default-orch.toml");
@@ -31,12 +35,33 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrchConfig {
     /// Plugins by the name they are referred to by.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// Rounds, limits, router and gates of the pipeline.
+    pub pipeline: PipelineConfig,
+    /// Retry policy for plugin calls.
+    pub retry: RetryConfig,
+    /// Where and how state is kept.
+    pub store: StoreConfig,
+    /// Prompt templates per role.
+    pub prompts: Prompts,
+    /// Prices in USD per million tokens, by model.
+    #[serde(default)]
+    pub pricing: BTreeMap<String, Price>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The database file (default `.orch/orch.db` in the current directory).
+    pub path: Option<PathBuf>,
+    /// `normal` or `full`.
+    pub synchronous: Synchronous,
 }
 
 /// One `[plugins.NAME]` section.
@@ -93,18 +118,39 @@ impl LoadedConfig {
         let mut merged: toml::Table = toml::from_str(DEFAULT_CONFIG).expect("the built-in defaults are valid TOML");
         if let Some(text) = user {
             let shown = path.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE));
-            let invalid = |e: toml::de::Error| ConfigError::Invalid { path: shown.clone(), message: e.to_string() };
-            // Validate the user's file on its own first, so errors point at
-            // its lines rather than at the merged document.
-            toml::from_str::<OrchConfig>(text).map_err(invalid)?;
-            let table: toml::Table = toml::from_str(text).map_err(invalid)?;
+            let table: toml::Table = toml::from_str(text)
+                .map_err(|e| ConfigError::Invalid { path: shown.clone(), message: e.to_string() })?;
             merge(&mut merged, table);
         }
-        let config = OrchConfig::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Invalid {
-            path: path.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
-            message: e.to_string(),
+        // The merged document has no positions; point at the user's line that
+        // holds the offending key when there is one.
+        let config = OrchConfig::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let message = e.to_string().trim().to_owned();
+            let line = user.and_then(|text| line_of_key(text, &message));
+            ConfigError::Invalid {
+                path: path.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
+                message: match line {
+                    Some(line) => format!("line {line}: {message}"),
+                    None => message,
+                },
+            }
         })?;
-        Ok(Self { config, path })
+        let loaded = Self { config, path };
+        loaded.settings()?;
+        Ok(loaded)
+    }
+
+    /// The engine settings, validated.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: self.shown_path(), message };
+        let config = &self.config;
+        config.pipeline.validate().map_err(invalid)?;
+        config.prompts.validate().map_err(invalid)?;
+        Ok(Settings {
+            pipeline: config.pipeline.clone(),
+            retry: config.retry.policy().map_err(invalid)?,
+            prompts: config.prompts.clone(),
+        })
     }
 
     /// The display name of the config file, for messages.
@@ -158,6 +204,19 @@ impl LoadedConfig {
             timeout: section.timeout_ms.map(Duration::from_millis),
         })
     }
+}
+
+/// The 1-based line of `text` where the first key named in `message` (in
+/// backticks) is set or opens a table.
+fn line_of_key(text: &str, message: &str) -> Option<usize> {
+    let key = message.split('`').nth(1)?;
+    text.lines().position(|line| {
+        let line = line.trim_start();
+        let assigned = line.strip_prefix(key).or_else(|| line.strip_prefix(&format!("\"{key}\"")));
+        assigned.is_some_and(|rest| rest.trim_start().starts_with('='))
+            || (line.starts_with('[') && line.split(['[', ']', '.']).any(|part| part.trim() == key))
+    })
+    .map(|i| i + 1)
 }
 
 /// Strings as they are; everything else as JSON, which plugins parse.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::sandbox::{
-    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, MessageRole, ModelChoice, RouteDecision,
+    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, ModelChoice, RouteDecision,
     RouteRequest, Severity, StopReason, Usage,
 };
 
@@ -223,7 +223,7 @@ impl FindingRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::Message;
+    use crate::sandbox::{Message, MessageRole};
 
     fn request(model: &str, text: &str) -> CompletionRequest {
         CompletionRequest {

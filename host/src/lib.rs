@@ -3,6 +3,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod cost;
+pub mod engine;
+pub mod journal;
 pub mod retry;
 pub mod sandbox;
 pub mod state;

@@ -1,0 +1,317 @@
+//! The pipeline itself: PLANNING → PLAN_REVIEW (re-plan with the concerns, at
+//! most `max_plan_rounds`, then a person) → IMPLEMENTING each step with
+//! CODE_REVIEW (retry with the concerns, at most `max_review_rounds`, then a
+//! person) → QUALITY_GATE (back to the implementer with the findings, at most
+//! `max_gate_rounds`, then FAILED) → DONE. Replies that do not parse are asked
+//! again with the parse error, at most `max_format_attempts` times.
+
+use super::plan::{self, Complexity, Plan, PlanStep, StepKind};
+use super::plugins::Plugins;
+use super::prompts::{Template, Vars};
+use super::task_run::{Halt, StepRef, TaskRun, role_name};
+use crate::journal::{CallSite, CompletionRecord};
+use crate::sandbox::{CheckRequest, Message, MessageRole, Role};
+use crate::state::{StepState, TaskState};
+use crate::store::StepRecord;
+
+/// Walks the task from NEW to wherever it can get now.
+pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
+    t.move_task(TaskState::Planning, "planning")?;
+    let plan = plan_until_approved(t).await?;
+    let plan_text = serde_json::to_string_pretty(&plan).expect("plans serialise");
+    t.set_plan(serde_json::to_value(&plan).expect("plans serialise"));
+    t.add_steps(
+        plan.steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| step_record(i, &s.id, s.kind, &s.description))
+            .collect(),
+    );
+    t.move_task(TaskState::Implementing, format!("implementing {} steps", plan.steps.len()))?;
+    let mut work = Vec::new();
+    for step in &plan.steps {
+        let text = implement_step(t, &plan_text, step, Vec::new()).await?;
+        work.push((step.id.clone(), text));
+    }
+    let size = plan.steps.iter().map(|s| s.estimated_complexity).max().unwrap_or_default();
+    let gates = t.shared().settings.pipeline.gates.clone();
+    let max_gate_rounds = t.shared().settings.pipeline.max_gate_rounds;
+    for round in 1.. {
+        t.move_task(TaskState::QualityGate, format!("running {} gate(s)", gates.len()))?;
+        let request = check_request(t, &plan, &work, size);
+        let mut findings = Vec::new();
+        for gate in &gates {
+            let result = t.check(gate, round, request.clone()).await?;
+            if !result.passed {
+                findings.push(format!("{gate}: {}", result.summary));
+                findings.extend(result.findings.iter().map(|f| format!("{gate}: {}", f.render())));
+            }
+        }
+        if findings.is_empty() {
+            t.meta.concerns.clear();
+            t.move_task(TaskState::Done, "every step approved and every gate passed")?;
+            t.flush().await?;
+            return Ok(());
+        }
+        t.meta.concerns = findings.clone();
+        t.meta.attempts.insert("gate".into(), round);
+        if round >= max_gate_rounds {
+            return Err(t.fail(format!("the quality gate failed {round} times: {}", findings.join("; "))).await);
+        }
+        t.move_task(TaskState::Implementing, "back to the implementer with the gate findings")?;
+        let fix = PlanStep {
+            id: format!("fix-{round}"),
+            kind: StepKind::Implementation,
+            description: "Fix every finding of the quality gate listed below.".into(),
+            risk: None,
+            estimated_complexity: Complexity::Small,
+            files_to_read: Vec::new(),
+            files_to_create: Vec::new(),
+            files_to_modify: Vec::new(),
+            tests_required: serde_json::Value::Null,
+            commands: Vec::new(),
+            dependencies: Vec::new(),
+        };
+        let index = plan.steps.len() + round as usize - 1;
+        t.add_steps(vec![step_record(index, &fix.id, fix.kind, &fix.description)]);
+        let text = implement_step(t, &plan_text, &fix, findings).await?;
+        work.push((fix.id, text));
+    }
+    unreachable!("the gate loop returns")
+}
+
+fn step_record(index: usize, id: &str, kind: StepKind, description: &str) -> StepRecord {
+    StepRecord {
+        id: id.to_owned(),
+        index: index as u32,
+        kind: kind.as_str().to_owned(),
+        description: description.to_owned(),
+        state: StepState::Pending,
+        attempts: 0,
+    }
+}
+
+/// Plans, reviews and re-plans until the plan is approved (by the reviewer or a person).
+async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Halt> {
+    let max_rounds = t.shared().settings.pipeline.max_plan_rounds;
+    let mut feedback = Vec::new();
+    for round in 1.. {
+        t.meta.attempts.insert("plan".into(), round);
+        let prompts = &t.shared().settings.prompts;
+        let (planner, reviewer) = (prompts.planner.clone(), prompts.plan_reviewer.clone());
+        let mut vars = base_vars(t);
+        vars.block("feedback", "The reviewer rejected the previous plan. Address every concern:", &feedback);
+        let asked = ask_parsed(t, Role::Planner, &planner, &vars, round, None, None, plan::parse_plan).await?;
+        let (plan, reply) = match asked {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let reason = format!("the planner's reply is not a valid plan: {error}");
+                t.escalate("planning", reason, TaskState::Planning).await?;
+                feedback = vec![error];
+                continue;
+            }
+        };
+        t.move_task(TaskState::PlanReview, format!("plan with {} steps", plan.steps.len()))?;
+        let mut vars = base_vars(t);
+        vars.set("plan", serde_json::to_string_pretty(&plan).expect("plans serialise"));
+        let asked =
+            ask_parsed(t, Role::PlanReviewer, &reviewer, &vars, round, None, Some(&reply.model), plan::parse_verdict)
+                .await?;
+        let verdict = match asked {
+            Ok((verdict, _)) => verdict,
+            Err(error) => {
+                let reason = format!("the plan reviewer's reply is not a valid verdict: {error}");
+                t.escalate("plan_review", reason, TaskState::PlanApproved).await?;
+                return Ok(plan);
+            }
+        };
+        if verdict.approved() {
+            t.meta.concerns.clear();
+            t.move_task(TaskState::PlanApproved, format!("plan approved: {}", verdict.summary))?;
+            return Ok(plan);
+        }
+        feedback = verdict.feedback();
+        t.meta.concerns = feedback.clone();
+        t.move_task(TaskState::PlanRejected, format!("plan rejected: {}", feedback.join("; ")))?;
+        if round >= max_rounds {
+            let reason = format!("the plan was rejected {round} times; last concerns: {}", feedback.join("; "));
+            t.escalate("plan_review", reason, TaskState::PlanApproved).await?;
+            return Ok(plan);
+        }
+        t.move_task(TaskState::Planning, "re-planning with the reviewer's concerns")?;
+    }
+    unreachable!("the planning loop returns")
+}
+
+/// Implements one step until its code review approves it (or a person does).
+async fn implement_step<P: Plugins>(
+    t: &mut TaskRun<P>,
+    plan_text: &str,
+    step: &PlanStep,
+    mut feedback: Vec<String>,
+) -> Result<String, Halt> {
+    let max_rounds = t.shared().settings.pipeline.max_review_rounds;
+    let (implementer, reviewer) = {
+        let prompts = &t.shared().settings.prompts;
+        (prompts.implementer.clone(), prompts.code_reviewer.clone())
+    };
+    let id = step.id.as_str();
+    let step_ref = StepRef { id, kind: step.kind.as_str(), complexity: step.estimated_complexity.as_str() };
+    t.meta.current_step = Some(id.to_owned());
+    t.move_step(id, StepState::Implementing, format!("step {id}: implementing"))?;
+    for round in 1.. {
+        t.meta.attempts.insert(format!("code_review:{id}"), round);
+        let mut vars = base_vars(t);
+        vars.set("plan", plan_text).set("step", describe_step(step));
+        vars.block("feedback", "Feedback on the previous attempt. Address every point:", &feedback);
+        let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
+        let messages = TaskRun::<P>::messages(vars.render(&implementer.system), vars.render(&implementer.user));
+        let work = t.ask(Role::Implementer, site, Some(step_ref), None, messages).await?;
+        t.move_task(TaskState::CodeReview, format!("step {id}: code review"))?;
+        t.move_step(id, StepState::CodeReview, format!("step {id}: code review"))?;
+        vars.set("work", work.text.as_str());
+        let asked =
+            ask_parsed(t, Role::CodeReviewer, &reviewer, &vars, round, Some(step_ref), Some(&work.model), plan::parse_verdict)
+                .await?;
+        let verdict = match asked {
+            Ok((verdict, _)) => verdict,
+            Err(error) => {
+                let reason = format!("the code reviewer's reply on step {id} is not a valid verdict: {error}");
+                return human_gate(t, id, reason, work).await;
+            }
+        };
+        if verdict.approved() {
+            t.meta.concerns.clear();
+            t.move_step(id, StepState::Approved, format!("step {id}: approved: {}", verdict.summary))?;
+            t.move_step(id, StepState::Completed, format!("step {id}: completed"))?;
+            t.move_task(TaskState::Implementing, format!("step {id} done"))?;
+            return Ok(work.text);
+        }
+        feedback = verdict.feedback();
+        t.meta.concerns = feedback.clone();
+        t.move_step(id, StepState::Rejected, format!("step {id}: rejected: {}", feedback.join("; ")))?;
+        if round >= max_rounds {
+            let reason = format!("step {id} was rejected {round} times; last concerns: {}", feedback.join("; "));
+            return human_gate(t, id, reason, work).await;
+        }
+        t.move_step(id, StepState::Retrying, format!("step {id}: retrying with the review's concerns"))?;
+        t.move_step(id, StepState::Implementing, format!("step {id}: implementing, round {}", round + 1))?;
+        t.move_task(TaskState::Implementing, format!("step {id} goes back to the implementer"))?;
+    }
+    unreachable!("the review loop returns")
+}
+
+/// Asks a person about a step the reviewers would not pass: approval accepts
+/// the last implementation, rejection fails the step with the task.
+async fn human_gate<P: Plugins>(
+    t: &mut TaskRun<P>,
+    id: &str,
+    reason: String,
+    work: CompletionRecord,
+) -> Result<String, Halt> {
+    match t.escalate("code_review", reason, TaskState::Implementing).await {
+        Ok(()) => {
+            t.move_step(id, StepState::Approved, format!("step {id}: accepted by a person"))?;
+            t.move_step(id, StepState::Completed, format!("step {id}: completed"))?;
+            Ok(work.text)
+        }
+        Err(Halt::Stopped) if t.state == TaskState::Failed => {
+            t.move_step(id, StepState::Failed, format!("step {id}: rejected by a person"))?;
+            t.flush().await?;
+            Err(Halt::Stopped)
+        }
+        Err(halt) => Err(halt),
+    }
+}
+
+/// Asks `role` and parses the reply, feeding parse errors back; `Ok(Err)`
+/// carries the last parse error when every try failed.
+#[allow(clippy::too_many_arguments)]
+async fn ask_parsed<P: Plugins, T>(
+    t: &mut TaskRun<P>,
+    role: Role,
+    template: &Template,
+    vars: &Vars<'_>,
+    round: u32,
+    step: Option<StepRef<'_>>,
+    author: Option<&str>,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Result<(T, CompletionRecord), String>, Halt> {
+    let max_attempts = t.shared().settings.pipeline.max_format_attempts;
+    let mut messages = TaskRun::<P>::messages(vars.render(&template.system), vars.render(&template.user));
+    let mut last_error = String::new();
+    for attempt in 1..=max_attempts {
+        let site = CallSite { role: role_name(role), step: step.map(|s| s.id), round, attempt };
+        let reply = t.ask(role, site, step, author, messages.clone()).await?;
+        match parse(&reply.text) {
+            Ok(value) => return Ok(Ok((value, reply))),
+            Err(error) => {
+                messages.push(Message { role: MessageRole::Assistant, content: reply.text });
+                messages.push(Message {
+                    role: MessageRole::User,
+                    content: format!("Your reply could not be used: {error}. Reply again with only the JSON object."),
+                });
+                last_error = error;
+            }
+        }
+    }
+    Ok(Err(format!("{last_error} (after {max_attempts} tries)")))
+}
+
+/// Placeholders every role gets.
+fn base_vars<P: Plugins>(t: &TaskRun<P>) -> Vars<'static> {
+    let spec = &t.spec;
+    let mut vars = Vars::default();
+    vars.set("id", spec.id.clone())
+        .set("goal", spec.goal.clone())
+        .set("risk", spec.risk.to_string())
+        .set("area", spec.area.clone())
+        .set("labels", spec.labels.join(", "));
+    let mut context: Vec<String> = spec.context.clone();
+    context.extend(spec.context_files.iter().map(|f| format!("file: {f}")));
+    context.extend(spec.repo.iter().map(|r| format!("repository: {r}")));
+    vars.block("context", "Context:", &context);
+    vars.block("constraints", "Constraints:", &spec.constraints);
+    vars.block("human", "A person reviewing this task says:", &t.human.iter().cloned().collect::<Vec<_>>());
+    vars
+}
+
+fn describe_step(step: &PlanStep) -> String {
+    let mut text = format!(
+        "{} ({}, {}): {}",
+        step.id,
+        step.kind.as_str(),
+        step.estimated_complexity.as_str(),
+        step.description
+    );
+    for (label, items) in [
+        ("Files to read", &step.files_to_read),
+        ("Files to create", &step.files_to_create),
+        ("Files to modify", &step.files_to_modify),
+        ("Commands", &step.commands),
+    ] {
+        if !items.is_empty() {
+            text.push_str(&format!("\n{label}: {}", items.join(", ")));
+        }
+    }
+    if !step.tests_required.is_null() {
+        text.push_str(&format!("\nTests required: {}", step.tests_required));
+    }
+    text
+}
+
+/// What the gates judge: the task's change as the implementer described it.
+fn check_request<P: Plugins>(t: &TaskRun<P>, plan: &Plan, work: &[(String, String)], size: Complexity) -> CheckRequest {
+    let mut changed: Vec<String> =
+        plan.steps.iter().flat_map(|s| s.files_to_create.iter().chain(&s.files_to_modify)).cloned().collect();
+    changed.sort();
+    changed.dedup();
+    let diff = work.iter().map(|(id, text)| format!("### step {id}\n{text}\n")).collect();
+    CheckRequest {
+        task: t.wit_task(),
+        workspace: t.spec.repo.clone().unwrap_or_else(|| ".".into()),
+        changed_files: changed,
+        diff,
+        change_size: size.as_str().to_owned(),
+    }
+}

@@ -1,0 +1,110 @@
+//! The strategies the engine calls — a router, providers by name, gates by
+//! name — behind one small trait, so the pipeline is tested with fakes and run
+//! with sandboxed components ([`SandboxPlugins`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::config::LoadedConfig;
+use crate::retry::{CallError, ErrorKind};
+use crate::sandbox::{
+    CheckRequest, CheckResult, Completion, CompletionRequest, LoadedPlugin, PluginKind, RouteDecision, RouteRequest,
+    Runtime,
+};
+
+/// A result and the plugin (name and version) that produced it.
+#[derive(Debug, Clone)]
+pub struct Served<T> {
+    /// The result.
+    pub value: T,
+    /// `name version` of the plugin.
+    pub plugin: String,
+}
+
+/// What the engine needs from its strategies.
+pub trait Plugins: Send + Sync + 'static {
+    /// Picks a model for a role.
+    fn route(&self, request: &RouteRequest) -> impl Future<Output = Result<Served<RouteDecision>, CallError>> + Send;
+    /// Asks provider plugin `provider` for a completion.
+    fn complete(
+        &self,
+        provider: &str,
+        request: &CompletionRequest,
+    ) -> impl Future<Output = Result<Served<Completion>, CallError>> + Send;
+    /// Runs gate plugin `gate`.
+    fn check(&self, gate: &str, request: &CheckRequest)
+    -> impl Future<Output = Result<Served<CheckResult>, CallError>> + Send;
+}
+
+/// Plugins loaded from `orch.toml` into the sandbox.
+pub struct SandboxPlugins {
+    router: Arc<LoadedPlugin>,
+    providers: BTreeMap<String, Arc<LoadedPlugin>>,
+    gates: BTreeMap<String, Arc<LoadedPlugin>>,
+}
+
+fn label(plugin: &LoadedPlugin) -> String {
+    format!("{} {}", plugin.context().id().name, plugin.info().version)
+}
+
+impl SandboxPlugins {
+    /// Loads every configured plugin; `router` and `gates` must be among them.
+    pub async fn load(runtime: &Runtime, config: &LoadedConfig, router: &str, gates: &[String]) -> anyhow::Result<Self> {
+        let mut by_kind: [BTreeMap<String, Arc<LoadedPlugin>>; 3] = Default::default();
+        for spec in config.plugin_specs()? {
+            let name = spec.name.clone();
+            let plugin = runtime.load(spec).await.with_context(|| format!("while loading plugin `{name}`"))?;
+            let slot = match plugin.info().kind {
+                PluginKind::Router => 0,
+                PluginKind::Provider => 1,
+                PluginKind::Gate => 2,
+            };
+            by_kind[slot].insert(name, Arc::new(plugin));
+        }
+        let [mut routers, providers, gate_plugins] = by_kind;
+        let router = routers.remove(router).with_context(|| {
+            format!("[pipeline] router = \"{router}\" is not a configured router plugin in {}", config.shown_path().display())
+        })?;
+        let mut gates_in_use = BTreeMap::new();
+        for gate in gates {
+            let plugin = gate_plugins.get(gate).with_context(|| {
+                format!("[pipeline] gates names `{gate}`, which is not a configured gate plugin in {}", config.shown_path().display())
+            })?;
+            gates_in_use.insert(gate.clone(), Arc::clone(plugin));
+        }
+        Ok(Self { router, providers, gates: gates_in_use })
+    }
+
+    fn named<'a>(map: &'a BTreeMap<String, Arc<LoadedPlugin>>, kind: &str, name: &str) -> Result<&'a LoadedPlugin, CallError> {
+        map.get(name).map(|p| &**p).ok_or_else(|| {
+            let known = map.keys().cloned().collect::<Vec<_>>().join(", ");
+            CallError::new(
+                ErrorKind::Fatal,
+                format!("no {kind} plugin `{name}` is configured (configured: {}); add [plugins.{name}] to orch.toml",
+                    if known.is_empty() { "none" } else { &known }),
+            )
+        })
+    }
+}
+
+impl Plugins for SandboxPlugins {
+    async fn route(&self, request: &RouteRequest) -> Result<Served<RouteDecision>, CallError> {
+        let value = self.router.route(request).await?;
+        Ok(Served { value, plugin: label(&self.router) })
+    }
+
+    async fn complete(&self, provider: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
+        let plugin = Self::named(&self.providers, "provider", provider)?;
+        let value = plugin.complete(request).await?;
+        Ok(Served { value, plugin: label(plugin) })
+    }
+
+    async fn check(&self, gate: &str, request: &CheckRequest) -> Result<Served<CheckResult>, CallError> {
+        let plugin = Self::named(&self.gates, "gate", gate)?;
+        let value = plugin.check(request).await?;
+        Ok(Served { value, plugin: label(plugin) })
+    }
+}
