@@ -32,7 +32,7 @@ impl Vendor {
 
 impl fmt::Display for Vendor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Vendor::OpenAi => "openai",
             Vendor::Anthropic => "anthropic",
             Vendor::Gemini => "gemini",
