@@ -275,6 +275,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub async fn read_request(&mut self) -> Result<Option<Request>, ReadError> {
         let mut scanned = 0;
         let head_end = loop {
+            // Blank lines before a request line are ignored (RFC 9112 §2.2).
+            let blank = self.buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            if blank > 0 {
+                self.buf.drain(..blank);
+                scanned = 0;
+            }
             if let Some(end) = find_head_end(&self.buf, scanned) {
                 break end;
             }
@@ -285,7 +291,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 );
             }
             if self.fill().await? == 0 {
-                return if self.buf.iter().all(u8::is_ascii_whitespace) {
+                return if self.buf.is_empty() {
                     Ok(None)
                 } else {
                     Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed inside a request head").into())
@@ -522,7 +528,7 @@ mod tests {
             let mut client = client;
             client
                 .write_all(
-                    b"POST /a HTTP/1.1\r\ncontent-length: 3\r\n\r\nabcPOST /b HTTP/1.1\r\n\
+                    b"\r\nPOST /a HTTP/1.1\r\ncontent-length: 3\r\n\r\nabcPOST /b HTTP/1.1\r\n\
                       transfer-encoding: chunked\r\nexpect: 100-continue\r\n\r\n",
                 )
                 .await
