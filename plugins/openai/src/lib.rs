@@ -1,0 +1,59 @@
+//! `openai`: a provider plugin for the OpenAI Chat Completions wire format
+//! (`POST {base_url}/chat/completions`), which OpenAI and many compatible
+//! servers (Ollama, vLLM, LM Studio, ...) speak. This module owns the glue:
+//! reading config, asking for capabilities and sending the request; the wire
+//! mapping lives in [`request`] and [`response`] as pure functions.
+//!
+//! Config keys (`[plugins.NAME.config]` in `orch.toml`):
+//! - `base_url`: the API root, default `https://api.openai.com/v1`.
+//! - `api_key_secret`: the secret holding the API key, default
+//!   `OPENAI_API_KEY`; the empty string sends no `Authorization` header.
+
+pub mod request;
+pub mod response;
+pub mod settings;
+
+use orch_sdk::provider::{Completion, CompletionRequest, Provider};
+use orch_sdk::{Capabilities, Plugin, PluginError, config, http, secret};
+
+pub use request::ChatRequest;
+pub use response::parse_response;
+pub use settings::Settings;
+
+/// The plugin: reads its settings from config on every call (each call runs
+/// in a fresh instance) and sends one Chat Completions request.
+#[derive(Default)]
+pub struct OpenAi;
+
+impl Plugin for OpenAi {
+    const NAME: &'static str = "openai";
+    const DESCRIPTION: &'static str = "Calls an OpenAI Chat Completions compatible API";
+
+    /// The origin of `base_url` and the API key secret. When the settings are
+    /// invalid nothing is requested; `complete` then reports why.
+    fn capabilities(&self) -> Capabilities {
+        match Settings::from_lookup(config::get) {
+            Ok(settings) => settings.capabilities(),
+            Err(_) => Capabilities::default(),
+        }
+    }
+}
+
+impl Provider for OpenAi {
+    fn complete(&self, request: CompletionRequest) -> Result<Completion, PluginError> {
+        let settings = Settings::from_lookup(config::get)?;
+        let mut outgoing = http::Request::post(settings.endpoint());
+        if let Some(name) = &settings.api_key_secret {
+            outgoing = outgoing.header("authorization", format!("Bearer {}", secret(name)));
+        }
+        let response = outgoing.json(&ChatRequest::new(&request))?.send()?;
+        let mut completion = parse_response(response.status, &response.headers, &response.body)?;
+        if completion.model.is_empty() {
+            // Some compatible servers do not name the model; it is the one asked for.
+            completion.model = request.model;
+        }
+        Ok(completion)
+    }
+}
+
+orch_sdk::register!(provider: OpenAi);

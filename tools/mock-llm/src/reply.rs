@@ -1,0 +1,142 @@
+//! What a responder sees and returns: the vendor-neutral [`MockRequest`], the
+//! [`MockReply`] the server renders in the caller's wire format, and the
+//! default responder that echoes the last user message.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The wire format a request arrived in, chosen by its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Vendor {
+    /// OpenAI Chat Completions: `POST /v1/chat/completions` (or `/chat/completions`).
+    OpenAi,
+    /// Anthropic Messages: `POST /v1/messages`.
+    Anthropic,
+    /// Gemini: `POST /v1beta/models/{model}:generateContent`.
+    Gemini,
+}
+
+impl Vendor {
+    /// Every vendor, for tests that cover them all.
+    pub const ALL: [Vendor; 3] = [Vendor::OpenAi, Vendor::Anthropic, Vendor::Gemini];
+
+    /// The path a client's base URL ends with, e.g. `/v1` for OpenAI.
+    pub fn base_path(self) -> &'static str {
+        match self {
+            Vendor::OpenAi => "/v1",
+            Vendor::Anthropic => "",
+            Vendor::Gemini => "/v1beta",
+        }
+    }
+}
+
+impl fmt::Display for Vendor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Vendor::OpenAi => "openai",
+            Vendor::Anthropic => "anthropic",
+            Vendor::Gemini => "gemini",
+        })
+    }
+}
+
+/// A request normalised across vendors.
+///
+/// Roles are `user` and `assistant` (Gemini's `model` becomes `assistant`);
+/// system text, wherever the vendor puts it (OpenAI `system`/`developer`
+/// messages, Anthropic `system`, Gemini `systemInstruction`), is in `system`,
+/// several parts joined by newlines. Content given as blocks or parts is
+/// reduced to its text parts, joined by newlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockRequest {
+    /// Which wire format the request used.
+    pub vendor: Vendor,
+    /// The model asked for (Gemini: from the path).
+    pub model: String,
+    /// System instructions, if any.
+    pub system: Option<String>,
+    /// `(role, content)` pairs, oldest first, system messages excluded.
+    pub messages: Vec<(String, String)>,
+    /// The output token limit, if the request set one (`max_tokens`,
+    /// `max_completion_tokens`, `generationConfig.maxOutputTokens`).
+    pub max_tokens: Option<u64>,
+    /// The request headers in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The request path, without the query string.
+    pub path: String,
+    /// The query string without `?`, empty when none.
+    pub query: String,
+    /// The body exactly as received (de-chunked).
+    pub raw_body: Vec<u8>,
+}
+
+impl MockRequest {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The content of the last `user` message, if there is one.
+    pub fn last_user_message(&self) -> Option<&str> {
+        self.messages.iter().rev().find(|(role, _)| role == "user").map(|(_, content)| content.as_str())
+    }
+}
+
+/// What the model "says". The server renders it in the request's wire format.
+///
+/// The stop reason is derived: max-tokens (`length`, `max_tokens`,
+/// `MAX_TOKENS`) when the request set a limit and `output_tokens` reached
+/// it, end-turn otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MockReply {
+    /// The generated text.
+    pub text: String,
+    /// Prompt tokens, cached ones included (Anthropic's `input_tokens` is
+    /// reported without the cached ones, as the real API does).
+    pub input_tokens: u64,
+    /// Generated tokens.
+    pub output_tokens: u64,
+    /// Prompt tokens served from the cache, a subset of `input_tokens`.
+    pub cached_input_tokens: u64,
+}
+
+/// Turns a request into a reply; called once per request that no fault took.
+pub type Responder = Arc<dyn Fn(&MockRequest) -> MockReply + Send + Sync>;
+
+/// The default responder: echoes the last user message (empty when there is
+/// none) and counts tokens as whitespace-separated words, the prompt's being
+/// the system text and every message.
+pub fn echo(request: &MockRequest) -> MockReply {
+    let text = request.last_user_message().unwrap_or_default().to_owned();
+    let words = |s: &str| s.split_whitespace().count() as u64;
+    let input_tokens = request.system.as_deref().map_or(0, words)
+        + request.messages.iter().map(|(_, content)| words(content)).sum::<u64>();
+    MockReply { output_tokens: words(&text), text, input_tokens, cached_input_tokens: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_repeats_the_last_user_message_and_counts_words() {
+        let request = MockRequest {
+            vendor: Vendor::OpenAi,
+            model: "m".into(),
+            system: Some("be brief".into()),
+            messages: vec![
+                ("user".into(), "first question".into()),
+                ("assistant".into(), "an answer here".into()),
+                ("user".into(), "  second   question please ".into()),
+            ],
+            max_tokens: None,
+            headers: Vec::new(),
+            path: "/v1/chat/completions".into(),
+            query: String::new(),
+            raw_body: Vec::new(),
+        };
+        let reply = echo(&request);
+        assert_eq!(reply.text, "  second   question please ");
+        assert_eq!((reply.input_tokens, reply.output_tokens, reply.cached_input_tokens), (2 + 2 + 3 + 3, 3, 0));
+    }
+}
