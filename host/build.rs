@@ -6,7 +6,10 @@ use std::path::Path;
 
 use guest_build::Guest;
 
-const BUILTINS: &[Guest<'static>] = &[Guest { package: "orch-router-rules", dir: "plugins/router-rules" }];
+const BUILTINS: &[Guest<'static>] = &[
+    Guest { package: "orch-router-rules", dir: "plugins/router-rules" },
+    Guest { package: "orch-openai", dir: "plugins/openai" },
+];
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo");

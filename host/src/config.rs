@@ -210,13 +210,14 @@ impl LoadedConfig {
 /// backticks) is set or opens a table.
 fn line_of_key(text: &str, message: &str) -> Option<usize> {
     let key = message.split('`').nth(1)?;
-    text.lines().position(|line| {
-        let line = line.trim_start();
-        let assigned = line.strip_prefix(key).or_else(|| line.strip_prefix(&format!("\"{key}\"")));
-        assigned.is_some_and(|rest| rest.trim_start().starts_with('='))
-            || (line.starts_with('[') && line.split(['[', ']', '.']).any(|part| part.trim() == key))
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let assigned = line.strip_prefix(key).or_else(|| line.strip_prefix(&format!("\"{key}\"")));
+            assigned.is_some_and(|rest| rest.trim_start().starts_with('='))
+                || (line.starts_with('[') && line.split(['[', ']', '.']).any(|part| part.trim() == key))
+        })
+        .map(|i| i + 1)
 }
 
 /// Strings as they are; everything else as JSON, which plugins parse.

@@ -47,7 +47,9 @@ impl Pricing {
     pub fn new(overrides: &BTreeMap<String, Price>) -> Self {
         let mut prices: BTreeMap<String, Price> = DEFAULT_PRICES
             .iter()
-            .map(|&(model, input, output, cached)| (model.to_owned(), Price { input, output, cached_input: Some(cached) }))
+            .map(|&(model, input, output, cached)| {
+                (model.to_owned(), Price { input, output, cached_input: Some(cached) })
+            })
             .collect();
         prices.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
         Self { prices, warned: Mutex::default() }
@@ -62,7 +64,9 @@ impl Pricing {
     pub fn cost(&self, model: &str, input_tokens: u64, output_tokens: u64, cached_input_tokens: u64) -> f64 {
         let Some(price) = self.price(model) else {
             if self.warned.lock().expect("not poisoned").insert(model.to_owned()) {
-                tracing::warn!("no price known for model `{model}`: its calls count as $0; add [pricing.\"{model}\"] to orch.toml");
+                tracing::warn!(
+                    "no price known for model `{model}`: its calls count as $0; add [pricing.\"{model}\"] to orch.toml"
+                );
             }
             return 0.0;
         };

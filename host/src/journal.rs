@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::sandbox::{
-    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, ModelChoice, RouteDecision,
-    RouteRequest, Severity, StopReason, Usage,
+    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, ModelChoice, RouteDecision, RouteRequest,
+    Severity, StopReason, Usage,
 };
 
 /// Hashes length-prefixed fields, so `("ab", "c")` and `("a", "bc")` differ.

@@ -188,7 +188,8 @@ impl<P: Plugins> Engine<P> {
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut errors = 0;
         loop {
-            let pending: HashSet<String> = waiting.iter().map(|(id, _)| id.clone()).chain(in_flight.iter().cloned()).collect();
+            let pending: HashSet<String> =
+                waiting.iter().map(|(id, _)| id.clone()).chain(in_flight.iter().cloned()).collect();
             let mut i = 0;
             while i < waiting.len() && running.len() < concurrency.max(1) {
                 let deps = &waiting[i].1;
@@ -211,7 +212,13 @@ impl<P: Plugins> Engine<P> {
                 // Nothing runs, so nothing left can become ready.
                 for (id, deps) in waiting.drain(..) {
                     let dep = deps.iter().find(|d| state[*d] != TaskState::Done).cloned().unwrap_or_default();
-                    notes.insert(id, format!("blocked: depends on `{dep}`, which is {}", state.get(&dep).copied().unwrap_or(TaskState::New)));
+                    notes.insert(
+                        id,
+                        format!(
+                            "blocked: depends on `{dep}`, which is {}",
+                            state.get(&dep).copied().unwrap_or(TaskState::New)
+                        ),
+                    );
                 }
                 break;
             };
@@ -250,3 +257,6 @@ async fn walk<P: Plugins>(shared: Arc<Shared<P>>, id: &str) -> Result<TaskState,
         _ => Ok(run.state),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,13 +20,7 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
     let plan = plan_until_approved(t).await?;
     let plan_text = serde_json::to_string_pretty(&plan).expect("plans serialise");
     t.set_plan(serde_json::to_value(&plan).expect("plans serialise"));
-    t.add_steps(
-        plan.steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| step_record(i, &s.id, s.kind, &s.description))
-            .collect(),
-    );
+    t.add_steps(plan.steps.iter().enumerate().map(|(i, s)| step_record(i, &s.id, s.kind, &s.description)).collect());
     t.move_task(TaskState::Implementing, format!("implementing {} steps", plan.steps.len()))?;
     let mut work = Vec::new();
     for step in &plan.steps {
@@ -170,9 +164,17 @@ async fn implement_step<P: Plugins>(
         t.move_task(TaskState::CodeReview, format!("step {id}: code review"))?;
         t.move_step(id, StepState::CodeReview, format!("step {id}: code review"))?;
         vars.set("work", work.text.as_str());
-        let asked =
-            ask_parsed(t, Role::CodeReviewer, &reviewer, &vars, round, Some(step_ref), Some(&work.model), plan::parse_verdict)
-                .await?;
+        let asked = ask_parsed(
+            t,
+            Role::CodeReviewer,
+            &reviewer,
+            &vars,
+            round,
+            Some(step_ref),
+            Some(&work.model),
+            plan::parse_verdict,
+        )
+        .await?;
         let verdict = match asked {
             Ok((verdict, _)) => verdict,
             Err(error) => {
@@ -277,13 +279,8 @@ fn base_vars<P: Plugins>(t: &TaskRun<P>) -> Vars<'static> {
 }
 
 fn describe_step(step: &PlanStep) -> String {
-    let mut text = format!(
-        "{} ({}, {}): {}",
-        step.id,
-        step.kind.as_str(),
-        step.estimated_complexity.as_str(),
-        step.description
-    );
+    let mut text =
+        format!("{} ({}, {}): {}", step.id, step.kind.as_str(), step.estimated_complexity.as_str(), step.description);
     for (label, items) in [
         ("Files to read", &step.files_to_read),
         ("Files to create", &step.files_to_create),

@@ -231,7 +231,10 @@ mod tests {
     fn plans_in_the_seed_shape_parse() {
         let plan = parse_plan(PLAN).unwrap();
         assert_eq!(plan.steps.len(), 2);
-        assert_eq!((plan.steps[1].kind, plan.steps[1].estimated_complexity), (StepKind::Implementation, Complexity::Medium));
+        assert_eq!(
+            (plan.steps[1].kind, plan.steps[1].estimated_complexity),
+            (StepKind::Implementation, Complexity::Medium)
+        );
         assert_eq!(plan.steps[1].risk, Some(Risk::High));
         let fenced = format!("Here is the plan:\n```json\n{PLAN}\n```\nDone.");
         assert_eq!(parse_plan(&fenced).unwrap(), plan);
@@ -243,8 +246,14 @@ mod tests {
             ("no json at all", "contains no JSON object"),
             (r#"{"steps": []}"#, "no steps"),
             (r#"{"steps": [{"id": "a", "type": "coding", "description": "x"}]}"#, "unknown variant `coding`"),
-            (r#"{"steps": [{"id": "a", "type": "docs", "description": "x"}, {"id": "a", "type": "docs", "description": "y"}]}"#, "used twice"),
-            (r#"{"steps": [{"id": "a", "type": "docs", "description": "x", "dependencies": ["b"]}]}"#, "not an earlier step"),
+            (
+                r#"{"steps": [{"id": "a", "type": "docs", "description": "x"}, {"id": "a", "type": "docs", "description": "y"}]}"#,
+                "used twice",
+            ),
+            (
+                r#"{"steps": [{"id": "a", "type": "docs", "description": "x", "dependencies": ["b"]}]}"#,
+                "not an earlier step",
+            ),
             (r#"{"steps": [{"id": "a", "type": "docs", "description": " "}]}"#, "no description"),
             (r#"{"steps": [{"id": "a", "type": "docs"}]}"#, "missing field `description`"),
         ];

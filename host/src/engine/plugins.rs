@@ -35,8 +35,11 @@ pub trait Plugins: Send + Sync + 'static {
         request: &CompletionRequest,
     ) -> impl Future<Output = Result<Served<Completion>, CallError>> + Send;
     /// Runs gate plugin `gate`.
-    fn check(&self, gate: &str, request: &CheckRequest)
-    -> impl Future<Output = Result<Served<CheckResult>, CallError>> + Send;
+    fn check(
+        &self,
+        gate: &str,
+        request: &CheckRequest,
+    ) -> impl Future<Output = Result<Served<CheckResult>, CallError>> + Send;
 }
 
 /// Plugins loaded from `orch.toml` into the sandbox.
@@ -52,7 +55,12 @@ fn label(plugin: &LoadedPlugin) -> String {
 
 impl SandboxPlugins {
     /// Loads every configured plugin; `router` and `gates` must be among them.
-    pub async fn load(runtime: &Runtime, config: &LoadedConfig, router: &str, gates: &[String]) -> anyhow::Result<Self> {
+    pub async fn load(
+        runtime: &Runtime,
+        config: &LoadedConfig,
+        router: &str,
+        gates: &[String],
+    ) -> anyhow::Result<Self> {
         let mut by_kind: [BTreeMap<String, Arc<LoadedPlugin>>; 3] = Default::default();
         for spec in config.plugin_specs()? {
             let name = spec.name.clone();
@@ -66,25 +74,37 @@ impl SandboxPlugins {
         }
         let [mut routers, providers, gate_plugins] = by_kind;
         let router = routers.remove(router).with_context(|| {
-            format!("[pipeline] router = \"{router}\" is not a configured router plugin in {}", config.shown_path().display())
+            format!(
+                "[pipeline] router = \"{router}\" is not a configured router plugin in {}",
+                config.shown_path().display()
+            )
         })?;
         let mut gates_in_use = BTreeMap::new();
         for gate in gates {
             let plugin = gate_plugins.get(gate).with_context(|| {
-                format!("[pipeline] gates names `{gate}`, which is not a configured gate plugin in {}", config.shown_path().display())
+                format!(
+                    "[pipeline] gates names `{gate}`, which is not a configured gate plugin in {}",
+                    config.shown_path().display()
+                )
             })?;
             gates_in_use.insert(gate.clone(), Arc::clone(plugin));
         }
         Ok(Self { router, providers, gates: gates_in_use })
     }
 
-    fn named<'a>(map: &'a BTreeMap<String, Arc<LoadedPlugin>>, kind: &str, name: &str) -> Result<&'a LoadedPlugin, CallError> {
+    fn named<'a>(
+        map: &'a BTreeMap<String, Arc<LoadedPlugin>>,
+        kind: &str,
+        name: &str,
+    ) -> Result<&'a LoadedPlugin, CallError> {
         map.get(name).map(|p| &**p).ok_or_else(|| {
             let known = map.keys().cloned().collect::<Vec<_>>().join(", ");
             CallError::new(
                 ErrorKind::Fatal,
-                format!("no {kind} plugin `{name}` is configured (configured: {}); add [plugins.{name}] to orch.toml",
-                    if known.is_empty() { "none" } else { &known }),
+                format!(
+                    "no {kind} plugin `{name}` is configured (configured: {}); add [plugins.{name}] to orch.toml",
+                    if known.is_empty() { "none" } else { &known }
+                ),
             )
         })
     }

@@ -204,7 +204,9 @@ impl<P: Plugins> TaskRun<P> {
             return Err(Halt::Stopped);
         };
         let Moved::Task { to, .. } = decision.moved else {
-            return Err(EngineError::Corrupt(format!("task `{}`: a human decision that moves a step", self.id())).into());
+            return Err(
+                EngineError::Corrupt(format!("task `{}`: a human decision that moves a step", self.id())).into()
+            );
         };
         self.seq += 1;
         self.state = to;
@@ -228,7 +230,13 @@ impl<P: Plugins> TaskRun<P> {
     }
 
     /// The routing decision for a call, from the journal or the router.
-    async fn route(&mut self, role: Role, site: CallSite<'_>, step: Option<StepRef<'_>>, author: Option<&str>) -> Result<RouteRecord, Halt> {
+    async fn route(
+        &mut self,
+        role: Role,
+        site: CallSite<'_>,
+        step: Option<StepRef<'_>>,
+        author: Option<&str>,
+    ) -> Result<RouteRecord, Halt> {
         let request = RouteRequest {
             role,
             task: self.wit_task(),
@@ -254,7 +262,14 @@ impl<P: Plugins> TaskRun<P> {
             Category::Routing,
             Status::Info,
             step.map(|s| s.id),
-            format!("{} → {}/{} ({}) by {}", role_name(role), record.provider, record.model, record.reason, served.plugin),
+            format!(
+                "{} → {}/{} ({}) by {}",
+                role_name(role),
+                record.provider,
+                record.model,
+                record.reason,
+                served.plugin
+            ),
         );
         self.remember(JournalEntry {
             key,
@@ -322,10 +337,17 @@ impl<P: Plugins> TaskRun<P> {
             let outcome = retry::retry(
                 &shared.settings.retry,
                 |_| shared.plugins.complete(&choice.provider, &request),
-                |n| notices.push(format!(
-                    "{} {}/{} attempt {} failed ({}); retrying in {} ms",
-                    role_name(role), choice.provider, choice.model, n.attempt, n.error, n.delay.as_millis()
-                )),
+                |n| {
+                    notices.push(format!(
+                        "{} {}/{} attempt {} failed ({}); retrying in {} ms",
+                        role_name(role),
+                        choice.provider,
+                        choice.model,
+                        n.attempt,
+                        n.error,
+                        n.delay.as_millis()
+                    ))
+                },
             )
             .await;
             for notice in notices {
@@ -359,7 +381,14 @@ impl<P: Plugins> TaskRun<P> {
                     if i > 0 {
                         self.meta.models.insert(
                             role_name(role).to_owned(),
-                            ModelUse { provider: choice.provider.clone(), model: completion.model.clone(), reason: format!("fallback after: {}", last.as_ref().map(ToString::to_string).unwrap_or_default()) },
+                            ModelUse {
+                                provider: choice.provider.clone(),
+                                model: completion.model.clone(),
+                                reason: format!(
+                                    "fallback after: {}",
+                                    last.as_ref().map(ToString::to_string).unwrap_or_default()
+                                ),
+                            },
                         );
                     }
                     self.remember(JournalEntry {
@@ -409,7 +438,14 @@ impl<P: Plugins> TaskRun<P> {
         let outcome = retry::retry(
             &shared.settings.retry,
             |_| shared.plugins.check(gate, &request),
-            |n| notices.push(format!("gate {gate} attempt {} failed ({}); retrying in {} ms", n.attempt, n.error, n.delay.as_millis())),
+            |n| {
+                notices.push(format!(
+                    "gate {gate} attempt {} failed ({}); retrying in {} ms",
+                    n.attempt,
+                    n.error,
+                    n.delay.as_millis()
+                ))
+            },
         )
         .await;
         for notice in notices {
@@ -422,7 +458,12 @@ impl<P: Plugins> TaskRun<P> {
         let record = CheckRecord::from(&served.value);
         let status = if record.passed { Status::Ok } else { Status::Failed };
         let verdict = if record.passed { "passed" } else { "failed" };
-        self.event(Category::QualityGate, status, None, format!("{gate} {verdict}: {} ({} findings)", record.summary, record.findings.len()));
+        self.event(
+            Category::QualityGate,
+            status,
+            None,
+            format!("{gate} {verdict}: {} ({} findings)", record.summary, record.findings.len()),
+        );
         self.remember(JournalEntry {
             key,
             kind: "check".into(),

@@ -552,13 +552,30 @@ impl Store for SqliteStore {
                 comment,
                 at_ms: 0,
             };
+            let mut transitions = vec![transition];
+            // A rejected task's step in progress fails with it, as the engine
+            // would record it on replay.
+            if to == TaskState::Failed
+                && let Some(step) = record.meta.current_step.clone()
+            {
+                let state: Option<String> = tx
+                    .query_row("SELECT state FROM steps WHERE task_id = ?1 AND id = ?2", [task, &step], |r| r.get(0))
+                    .optional()
+                    .map_err(&db)?;
+                let from = state.map(|s| s.parse::<StepState>()).transpose().map_err(|e| corrupt("a step state", e))?;
+                if let Some(from) = from.filter(|f| f.check(StepState::Failed).is_ok()) {
+                    transitions.push(Transition {
+                        seq: record.seq + 2,
+                        moved: Moved::Step { step: step.clone(), from, to: StepState::Failed },
+                        actor: "engine".into(),
+                        message: format!("step {step}: rejected by a person"),
+                        comment: None,
+                        at_ms: 0,
+                    });
+                }
+            }
             let meta = TaskMeta { escalation: None, ..record.meta };
-            let commit = Commit {
-                transitions: vec![transition],
-                meta: Some(meta),
-                last_error: Some(error),
-                ..Commit::default()
-            };
+            let commit = Commit { transitions, meta: Some(meta), last_error: Some(error), ..Commit::default() };
             write_commit(tx, task, None, &commit, &db)?;
             Ok(to)
         })

@@ -1,0 +1,427 @@
+//! The pipeline with fake strategies behind [`Plugins`] and a real SQLite file.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::config::LoadedConfig;
+use crate::retry::{Backoff, CallError, ErrorKind};
+use crate::sandbox::{
+    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, ModelChoice, RouteDecision, RouteRequest,
+    Severity, StopReason, Usage,
+};
+use crate::state::StepState;
+use crate::store::{HumanDecision, SqliteStore, Synchronous};
+use crate::tasks::{Risk, TaskSpec};
+
+type Reply = Box<dyn Fn(&str, &CompletionRequest, usize) -> Result<String, CallError> + Send + Sync>;
+type Gate = Box<dyn Fn(&CheckRequest, usize) -> CheckResult + Send + Sync>;
+
+/// Fake strategies: a router that names the role in the model, a scripted
+/// provider and a scripted gate; every call is counted and recorded.
+struct Fake {
+    reply: Reply,
+    gate: Gate,
+    calls: AtomicUsize,
+    requests: Mutex<Vec<(String, String, CompletionRequest)>>,
+    hang_after: Option<usize>,
+    live: AtomicUsize,
+    max_live: AtomicUsize,
+}
+
+impl Fake {
+    fn new(
+        reply: impl Fn(&str, &CompletionRequest, usize) -> Result<String, CallError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            reply: Box::new(reply),
+            gate: Box::new(|_, _| CheckResult { passed: true, summary: "ok".into(), findings: vec![] }),
+            calls: AtomicUsize::new(0),
+            requests: Mutex::default(),
+            hang_after: None,
+            live: AtomicUsize::new(0),
+            max_live: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts a call; hangs forever from call `hang_after` on, like a killed process.
+    async fn begin_call(&self) -> usize {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.hang_after.is_some_and(|limit| n >= limit) {
+            std::future::pending::<()>().await;
+        }
+        n
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// The user messages sent to `role`, in order.
+    fn prompts(&self, role: &str) -> Vec<String> {
+        let requests = self.requests.lock().unwrap();
+        requests
+            .iter()
+            .filter(|(r, _, _)| r == role)
+            .map(|(_, _, req)| req.messages.last().unwrap().content.clone())
+            .collect()
+    }
+}
+
+/// The role a default prompt template is written for.
+fn role_of(request: &CompletionRequest) -> &'static str {
+    let system = &request.messages[0].content;
+    ["plan reviewer", "planner", "implementer", "code reviewer"]
+        .into_iter()
+        .find(|role| system.contains(&format!("You are the {role}")))
+        .expect("a default template")
+}
+
+impl Plugins for Fake {
+    async fn route(&self, request: &RouteRequest) -> Result<Served<RouteDecision>, CallError> {
+        let role = super::task_run::role_name(request.role);
+        Ok(Served {
+            value: RouteDecision {
+                provider: "fake".into(),
+                model: format!("primary-{role}"),
+                reason: "test".into(),
+                fallbacks: vec![ModelChoice { provider: "fake".into(), model: "backup".into() }],
+            },
+            plugin: "fake-router 1.0".into(),
+        })
+    }
+
+    async fn complete(&self, provider: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
+        let n = self.begin_call().await;
+        let live = self.live.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_live.fetch_max(live, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        let role = role_of(request);
+        self.requests.lock().unwrap().push((role.to_owned(), provider.to_owned(), request.clone()));
+        let text = (self.reply)(role, request, n)?;
+        Ok(Served {
+            value: Completion {
+                text,
+                usage: Usage { input_tokens: 1000, output_tokens: 100, cached_input_tokens: 0 },
+                stop_reason: StopReason::EndTurn,
+                model: request.model.clone(),
+            },
+            plugin: "fake-provider 1.0".into(),
+        })
+    }
+
+    async fn check(&self, _gate: &str, request: &CheckRequest) -> Result<Served<CheckResult>, CallError> {
+        let n = self.begin_call().await;
+        Ok(Served { value: (self.gate)(request, n), plugin: "fake-gate 1.0".into() })
+    }
+}
+
+const PLAN: &str = r#"{"steps": [
+    {"id": "s1", "type": "implementation", "description": "change the code", "estimated_complexity": "small"},
+    {"id": "s2", "type": "testing", "description": "add a test", "estimated_complexity": "trivial"}]}"#;
+const APPROVED: &str = r#"{"verdict": "approved", "summary": "good"}"#;
+
+/// Approves everything; the implementer answers with the step it was given.
+fn happy(role: &str, request: &CompletionRequest, _: usize) -> Result<String, CallError> {
+    Ok(match role {
+        "planner" => PLAN.into(),
+        "implementer" => format!("diff for {}", request.messages[1].content.lines().last().unwrap_or_default()),
+        _ => APPROVED.into(),
+    })
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    settings: Settings,
+    run: i64,
+}
+
+impl Harness {
+    fn new(tasks: &[TaskSpec]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("orch.db"), Synchronous::Normal).unwrap());
+        store.add_tasks(tasks).unwrap();
+        let mut settings = LoadedConfig::from_text(None, None).unwrap().settings().unwrap();
+        settings.retry.backoff = Backoff::Fixed(Duration::from_millis(1));
+        settings.pipeline.gates = vec!["lint".into()];
+        let run = store.begin_run("test").unwrap().id;
+        Self { _dir: dir, store, settings, run }
+    }
+
+    async fn run(&self, fake: &Arc<Fake>, ids: &[&str], concurrency: usize) -> RunReport {
+        let engine = Engine::new(
+            Arc::clone(&self.store) as Arc<dyn Store>,
+            Arc::clone(fake),
+            self.settings.clone(),
+            Pricing::new(&BTreeMap::new()),
+            Arc::new(NoSink),
+            self.run,
+        );
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        engine.run(&ids, concurrency).await.unwrap()
+    }
+
+    fn states(&self, id: &str) -> Vec<String> {
+        self.store
+            .history(id)
+            .unwrap()
+            .into_iter()
+            .filter_map(|t| match t.moved {
+                crate::store::Moved::Task { to, .. } => Some(to.to_string()),
+                crate::store::Moved::Step { .. } => None,
+            })
+            .collect()
+    }
+}
+
+fn spec(id: &str, depends_on: &[&str]) -> TaskSpec {
+    TaskSpec {
+        id: id.into(),
+        goal: format!("goal of {id}"),
+        risk: Risk::Medium,
+        area: "core".into(),
+        labels: vec![],
+        context: vec![],
+        depends_on: depends_on.iter().map(|s| s.to_string()).collect(),
+        repo: None,
+        context_files: vec![],
+        constraints: vec!["keep the API".into()],
+    }
+}
+
+#[tokio::test]
+async fn a_task_walks_the_whole_pipeline() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(happy));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert_eq!(
+        h.states("a"),
+        [
+            "PLANNING",
+            "PLAN_REVIEW",
+            "PLAN_APPROVED",
+            "IMPLEMENTING",
+            "CODE_REVIEW",
+            "IMPLEMENTING",
+            "CODE_REVIEW",
+            "IMPLEMENTING",
+            "QUALITY_GATE",
+            "DONE"
+        ]
+    );
+    // plan, plan review, 2 × (implement, review), 1 gate check.
+    assert_eq!(fake.calls(), 7);
+    let steps = h.store.steps("a").unwrap();
+    assert!(steps.iter().all(|s| s.state == StepState::Completed && s.attempts == 1), "{steps:?}");
+    let task = h.store.task("a").unwrap();
+    assert_eq!(task.meta.models["implementer"].model, "primary-implementer");
+    // 6 completions × (1000 × $0 + ...) on unpriced models cost nothing; tokens are journaled.
+    assert_eq!(h.store.journal("a").unwrap().iter().filter(|e| e.kind == "completion").count(), 6);
+    assert!(task.plan.is_some());
+    assert!(fake.prompts("planner")[0].contains("keep the API"), "constraints reach the planner");
+}
+
+#[tokio::test]
+async fn a_rejected_plan_is_redone_with_the_concerns() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match role {
+        "plan reviewer" if !req.messages[1].content.contains("\"s3\"") && n < 3 => {
+            Ok(r#"{"verdict": "needs_revision", "concerns": ["add a rollback step"]}"#.into())
+        }
+        "planner" if req.messages[1].content.contains("add a rollback step") => Ok(PLAN.replace("\"s2\"", "\"s3\"")),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert_eq!(
+        &h.states("a")[..6],
+        ["PLANNING", "PLAN_REVIEW", "PLAN_REJECTED", "PLANNING", "PLAN_REVIEW", "PLAN_APPROVED"]
+    );
+    let prompts = fake.prompts("planner");
+    assert!(!prompts[0].contains("rollback") && prompts[1].contains("- add a rollback step"), "{prompts:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_plan_is_asked_again_with_the_parse_error() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match role {
+        "planner" if req.messages.len() == 2 => Ok("Sure! Here is my plan: step one, then step two.".into()),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let requests = fake.requests.lock().unwrap();
+    let retry = requests.iter().find(|(r, _, q)| r == "planner" && q.messages.len() == 4).expect("a second try");
+    assert!(retry.2.messages[3].content.contains("contains no JSON object"), "{:?}", retry.2.messages[3]);
+}
+
+#[tokio::test]
+async fn persistent_plan_rejection_waits_for_a_person_whose_comment_reaches_the_next_prompt() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let reject = |role: &str, req: &CompletionRequest, n| match role {
+        "plan reviewer" => Ok(r#"{"verdict": "rejected", "concerns": ["too vague"]}"#.into()),
+        _ => happy(role, req, n),
+    };
+    let fake = Arc::new(Fake::new(reject));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::AwaitingHuman);
+    assert!(report.tasks[0].note.as_deref().unwrap().contains("rejected 3 times"), "{report:?}");
+    let calls_before = fake.calls();
+    assert_eq!(calls_before, 6, "3 rounds of plan + review");
+    let escalation = h.store.task("a").unwrap().meta.escalation.unwrap();
+    assert_eq!((escalation.stage.as_str(), escalation.resume_to), ("plan_review", TaskState::PlanApproved));
+
+    // Nothing happens to a waiting task on the next run.
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!((report.tasks[0].state, fake.calls()), (TaskState::AwaitingHuman, calls_before));
+
+    h.store.decide("a", HumanDecision::Approve { comment: Some("ship it, mind the tests".into()) }).unwrap();
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert_eq!(fake.calls(), calls_before + 5, "no planning call is repeated: 2 × (implement, review) + gate");
+    let implementer = fake.prompts("implementer");
+    assert!(implementer[0].contains("ship it, mind the tests"), "{implementer:?}");
+}
+
+#[tokio::test]
+async fn code_review_rejections_escalate_and_a_person_can_reject() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match role {
+        "code reviewer" => Ok(r#"{"verdict": "needs_changes", "concerns": ["missing error handling"]}"#.into()),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::AwaitingHuman, "{report:?}");
+    let prompts = fake.prompts("implementer");
+    assert_eq!(prompts.len(), 3, "three rounds on step s1");
+    assert!(prompts[1].contains("missing error handling") && !prompts[0].contains("missing"), "{prompts:?}");
+    let step = &h.store.steps("a").unwrap()[0];
+    assert_eq!((step.state, step.attempts), (StepState::Rejected, 3));
+
+    h.store.decide("a", HumanDecision::Reject { comment: Some("wrong approach".into()) }).unwrap();
+    let calls = fake.calls();
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!((report.tasks[0].state, fake.calls()), (TaskState::Failed, calls));
+    assert_eq!(h.store.steps("a").unwrap()[0].state, StepState::Failed);
+}
+
+#[tokio::test]
+async fn gate_failures_go_back_to_the_implementer_then_fail_the_task() {
+    let mut tasks = Harness::new(&[spec("fixed", &[]), spec("broken", &[])]);
+    let fake = Arc::new(Fake {
+        gate: Box::new(|req, _| {
+            let fixed = req.diff.contains("### step fix-1");
+            let passed = req.task.id == "fixed" && fixed;
+            let finding =
+                Finding { severity: Severity::Error, file: Some("a.py".into()), line: Some(3), message: "E501".into() };
+            CheckResult {
+                passed,
+                summary: if passed { "clean" } else { "1 error" }.into(),
+                findings: if passed { vec![] } else { vec![finding] },
+            }
+        }),
+        ..Fake::new(happy)
+    });
+    tasks.settings.pipeline.max_gate_rounds = 2;
+    let report = tasks.run(&fake, &["fixed", "broken"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert_eq!(report.tasks[1].state, TaskState::Failed, "{report:?}");
+    assert!(report.tasks[1].note.as_deref().unwrap().contains("quality gate failed 2 times"), "{report:?}");
+    let fix_prompt = fake.prompts("implementer").into_iter().find(|p| p.contains("fix-1")).unwrap();
+    assert!(fix_prompt.contains("lint: a.py:3: error: E501"), "{fix_prompt}");
+    assert_eq!(tasks.store.steps("fixed").unwrap().last().unwrap().id, "fix-1");
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_and_fatal_ones_fall_back() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match (role, req.model.as_str()) {
+        ("planner", _) if n == 0 => Err(CallError::new(ErrorKind::Transient, "503")),
+        ("implementer", "primary-implementer") => Err(CallError::new(ErrorKind::Fatal, "401 invalid key")),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let events: Vec<String> = h.store.events(None, 0).unwrap().into_iter().map(|e| e.message).collect();
+    assert!(events.iter().any(|m| m.contains("planner fake/primary-planner attempt 1 failed (503)")), "{events:#?}");
+    assert!(events.iter().any(|m| m.contains("implementer falls back to fake/backup")), "{events:#?}");
+    assert_eq!(h.store.task("a").unwrap().meta.models["implementer"].model, "backup");
+    let implementer_models: Vec<String> = fake
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(r, _, _)| r == "implementer")
+        .map(|(_, _, q)| q.model.clone())
+        .collect();
+    assert_eq!(
+        implementer_models,
+        ["primary-implementer", "backup", "primary-implementer", "backup"],
+        "a fatal primary is tried once per step, not retried"
+    );
+}
+
+#[tokio::test]
+async fn invalid_input_stops_without_fallback_and_fails_the_task() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|_, _, _| Err(CallError::new(ErrorKind::InvalidInput, "prompt too long"))));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Failed);
+    assert_eq!(fake.calls(), 1);
+    assert!(h.store.task("a").unwrap().last_error.unwrap().contains("prompt too long"));
+}
+
+#[tokio::test]
+async fn dependencies_order_tasks_and_block_on_failure() {
+    let h = Harness::new(&[spec("base", &[]), spec("top", &["base"]), spec("solo", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match role {
+        "planner" if req.messages[1].content.contains("Task base") => Err(CallError::new(ErrorKind::Denied, "no")),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["top", "base", "solo"], 4).await;
+    let by_id = |id: &str| report.tasks.iter().find(|t| t.id == id).unwrap().clone();
+    assert_eq!(by_id("base").state, TaskState::Failed);
+    assert_eq!(by_id("top").state, TaskState::New);
+    assert_eq!(by_id("top").note.unwrap(), "blocked: depends on `base`, which is FAILED");
+    assert_eq!(by_id("solo").state, TaskState::Done);
+}
+
+#[tokio::test]
+async fn tasks_run_concurrently_up_to_the_limit() {
+    let ids: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+    let specs: Vec<TaskSpec> = ids.iter().map(|id| spec(id, &[])).collect();
+    let h = Harness::new(&specs);
+    let fake = Arc::new(Fake::new(happy));
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let report = h.run(&fake, &refs, 3).await;
+    assert_eq!(report.count(TaskState::Done), 6);
+    let max_live = fake.max_live.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&max_live), "{max_live}");
+}
+
+#[tokio::test]
+async fn an_interrupted_run_resumes_without_repeating_journaled_calls() {
+    // The uninterrupted reference.
+    let reference = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(happy));
+    reference.run(&fake, &["a"], 1).await;
+    let total = fake.calls();
+
+    for cut in 1..total {
+        let h = Harness::new(&[spec("a", &[])]);
+        // The first run hangs on call `cut` and is abandoned, as if killed.
+        let hanging = Arc::new(Fake { hang_after: Some(cut), ..Fake::new(happy) });
+        let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;
+        assert!(abandoned.is_err(), "the run was cut at call {cut}");
+        let resumed = Arc::new(Fake::new(happy));
+        let report = h.run(&resumed, &["a"], 1).await;
+        assert_eq!(report.tasks[0].state, TaskState::Done, "cut at {cut}: {report:?}");
+        assert_eq!(cut + resumed.calls(), total, "cut at {cut}: only the call in flight is made again");
+        assert_eq!(h.states("a"), reference.states("a"), "cut at {cut}");
+        assert_eq!(h.store.journal("a").unwrap().len(), reference.store.journal("a").unwrap().len());
+    }
+}

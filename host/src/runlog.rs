@@ -1,0 +1,160 @@
+//! The Markdown run log, `ORCHESTRATOR_RUN_LOG.md`, appended per run as in the
+//! seed: a run header, one timestamped line per event (categories task,
+//! routing, llm_call, quality_gate, retry, human_review, each with a status
+//! marker) and a run summary. The store keeps the same events as rows; this
+//! only renders them. Event messages never hold prompts or secrets.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::engine::{EventSink, RunReport};
+use crate::state::TaskState;
+use crate::store::{Category, EventRow, RunRecord, Status, render_iso};
+
+/// The log's file name, in the directory `orch run` works in.
+pub const RUN_LOG_FILE: &str = "ORCHESTRATOR_RUN_LOG.md";
+
+/// One rendered event line.
+pub fn render_event(event: &EventRow) -> String {
+    let marker = match (event.category, event.status) {
+        (_, Status::Failed) => "❌",
+        (Category::Retry, _) => "🔄",
+        (Category::HumanReview, _) => "👤",
+        (_, Status::Warning) => "⚠️",
+        (_, Status::Ok) => "✅",
+        (_, Status::Info) => "▶️",
+    };
+    let category =
+        serde_json::to_value(event.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let subject = match (&event.task, &event.step) {
+        (Some(task), Some(step)) => format!(" `{task}`/`{step}`"),
+        (Some(task), None) => format!(" `{task}`"),
+        _ => String::new(),
+    };
+    format!("- `{}` {marker} **{category}**{subject} — {}\n", render_iso(event.at_ms), event.message.replace('\n', " "))
+}
+
+/// The header that opens a run's section.
+pub fn render_header(run: &RunRecord, tasks: usize, concurrency: usize) -> String {
+    format!(
+        "\n## Run {} — {}\n\n`{}` · {tasks} task(s) · concurrency {concurrency}\n\n",
+        run.id,
+        render_iso(run.started_ms),
+        run.command
+    )
+}
+
+/// The summary that closes a run's section.
+pub fn render_summary(run: &RunRecord, report: &RunReport, elapsed: Duration, cost_usd: f64) -> String {
+    let blocked = report.tasks.iter().filter(|t| t.note.as_deref().is_some_and(|n| n.starts_with("blocked"))).count();
+    format!(
+        "\n### Summary of run {}\n\n- Duration: {:.1} s\n- Total cost: ${cost_usd:.4}\n- Tasks: {} completed, {} failed, {} awaiting review, {blocked} blocked, {} host errors\n",
+        run.id,
+        elapsed.as_secs_f64(),
+        report.count(TaskState::Done),
+        report.count(TaskState::Failed),
+        report.count(TaskState::AwaitingHuman),
+        report.errors,
+    )
+}
+
+/// Appends to the run log as events are committed.
+pub struct RunLog {
+    path: PathBuf,
+    file: Mutex<BufWriter<File>>,
+}
+
+impl RunLog {
+    /// Opens `path` for appending and writes `header`.
+    pub fn open(path: &Path, header: &str) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let log = Self { path: path.to_owned(), file: Mutex::new(BufWriter::new(file)) };
+        log.append(header)?;
+        Ok(log)
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `text` and flushes it.
+    pub fn append(&self, text: &str) -> std::io::Result<()> {
+        let mut file = self.file.lock().expect("the run log lock is not poisoned");
+        file.write_all(text.as_bytes())?;
+        file.flush()
+    }
+}
+
+impl EventSink for RunLog {
+    fn emit(&self, events: &[EventRow]) {
+        let text: String = events.iter().map(render_event).collect();
+        if let Err(e) = self.append(&text) {
+            tracing::warn!("cannot append to {}: {e}", self.path.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::TaskOutcome;
+
+    fn event(category: Category, status: Status, step: Option<&str>, message: &str) -> EventRow {
+        EventRow {
+            id: 1,
+            run: Some(1),
+            task: Some("t1".into()),
+            at_ms: 1_795_499_092_123,
+            category,
+            status,
+            step: step.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn lines_carry_time_marker_category_and_subject() {
+        let line = render_event(&event(Category::LlmCall, Status::Ok, Some("s1"), "implementer openai/gpt: 10 in"));
+        assert_eq!(line, "- `2026-11-24T05:44:52.123Z` ✅ **llm_call** `t1`/`s1` — implementer openai/gpt: 10 in\n");
+        assert!(
+            render_event(&event(Category::Retry, Status::Warning, None, "retrying")).contains("🔄 **retry** `t1` —")
+        );
+        assert!(render_event(&event(Category::Task, Status::Failed, None, "x\ny")).contains("❌ **task** `t1` — x y"));
+    }
+
+    #[test]
+    fn header_and_summary_count_outcomes() {
+        let run = RunRecord { id: 7, started_ms: 0, finished_ms: None, command: "orch run tasks.yaml".into() };
+        assert!(render_header(&run, 3, 2).contains("## Run 7 — 1970-01-01T00:00:00.000Z"));
+        let outcome =
+            |id: &str, state, note: Option<&str>| TaskOutcome { id: id.into(), state, note: note.map(Into::into) };
+        let report = RunReport {
+            tasks: vec![
+                outcome("a", TaskState::Done, None),
+                outcome("b", TaskState::Failed, Some("gate")),
+                outcome("c", TaskState::New, Some("blocked: depends on `b`, which is FAILED")),
+            ],
+            errors: 0,
+        };
+        let summary = render_summary(&run, &report, Duration::from_millis(1500), 0.25);
+        assert!(summary.contains("Duration: 1.5 s") && summary.contains("Total cost: $0.2500"), "{summary}");
+        assert!(summary.contains("1 completed, 1 failed, 0 awaiting review, 1 blocked"), "{summary}");
+    }
+
+    #[test]
+    fn the_log_is_appended_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RUN_LOG_FILE);
+        for run in 0..2 {
+            let log = RunLog::open(&path, &format!("header {run}\n")).unwrap();
+            log.emit(&[event(Category::Task, Status::Info, None, "moved")]);
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("header").count(), 2);
+        assert_eq!(text.matches("moved").count(), 2);
+    }
+}
