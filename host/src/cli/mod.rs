@@ -4,7 +4,9 @@
 
 mod output;
 mod plugin;
+mod run;
 mod scaffold;
+mod task;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::ConfigError;
+use crate::tasks::TasksError;
 
 /// Runs LLM coding tasks through a durable pipeline with sandboxed plugins.
 #[derive(Debug, Parser)]
@@ -21,12 +24,24 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
 
+    /// State database (default: [store] path, else .orch/orch.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    store: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Add the tasks of a file to the store and drive them through the pipeline.
+    Run(run::RunArgs),
+    /// Continue every unfinished task in the store.
+    Resume,
+    /// Show one task, or approve or reject a task that waits for a person.
+    Task(task::TaskArgs),
+    /// Restore a task exported with `orch task ID --json`.
+    Import(task::ImportArgs),
     /// Inspect, list and create plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -52,7 +67,9 @@ pub fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: {err:#}");
             let usage = err.chain().any(|cause| {
-                cause.downcast_ref::<ConfigError>().is_some() || cause.downcast_ref::<UsageError>().is_some()
+                cause.downcast_ref::<ConfigError>().is_some()
+                    || cause.downcast_ref::<UsageError>().is_some()
+                    || cause.downcast_ref::<TasksError>().is_some()
             });
             ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FAILED })
         }
@@ -61,6 +78,10 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => run::run(Some(args), cli.config.as_deref(), cli.store.as_deref()).await,
+        Command::Resume => run::run(None, cli.config.as_deref(), cli.store.as_deref()).await,
+        Command::Task(args) => task::task(args, cli.config.as_deref(), cli.store.as_deref()),
+        Command::Import(args) => task::import(args, cli.config.as_deref(), cli.store.as_deref()),
         Command::Plugin(command) => plugin::run(command, cli.config.as_deref()).await,
     }
 }
