@@ -1,16 +1,20 @@
-//! The call journal: deterministic keys for effectful plugin calls (routing,
-//! completions, gate checks) and the serialisable records of their results.
+//! The call journal: deterministic keys for effectful plugin calls
+//! (completions, gate checks) and the serialisable records of their results.
 //! A key is kind / role / step / round / hash of the request; the hash leaves
 //! out the model, so a call served by a fallback model is found again on
-//! resume. The engine commits an entry before acting on it and, on resume,
-//! takes the entry instead of calling again.
+//! resume. A completion's record carries the routing decision it was made
+//! under (router version, model, reason, fallbacks). The engine commits an
+//! entry before acting on it and, on resume, takes the entry instead of
+//! calling again.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::store::{JournalEntry, ModelUse};
+
 use crate::sandbox::{
-    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, ModelChoice, RouteDecision, RouteRequest,
-    Severity, StopReason, Usage,
+    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, ModelChoice, RouteDecision, Severity,
+    StopReason, Usage,
 };
 
 /// Hashes length-prefixed fields, so `("ab", "c")` and `("a", "bc")` differ.
@@ -51,21 +55,6 @@ impl CallSite<'_> {
     }
 }
 
-/// The key of a routing decision.
-pub fn route_key(site: CallSite<'_>, request: &RouteRequest) -> String {
-    let mut h = FieldHasher::default();
-    h.field(format!("{:?}{:?}", request.role, request.task.risk))
-        .field(&request.task.id)
-        .field(&request.task.goal)
-        .field(&request.task.area)
-        .field(request.task.labels.join("\n"))
-        .field(request.attempt.to_le_bytes())
-        .field(request.step_kind.as_deref().unwrap_or("\0"))
-        .field(request.step_complexity.as_deref().unwrap_or("\0"))
-        .field(request.author_model.as_deref().unwrap_or("\0"));
-    site.key("route", &h.finish())
-}
-
 /// The key of a completion; the model is deliberately not part of it.
 pub fn completion_key(site: CallSite<'_>, request: &CompletionRequest) -> String {
     let mut h = FieldHasher::default();
@@ -91,6 +80,8 @@ pub fn check_key(site: CallSite<'_>, request: &CheckRequest) -> String {
 /// A routing decision as journaled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteRecord {
+    /// The router plugin and its version.
+    pub router: String,
     /// Provider plugin of the primary choice.
     pub provider: String,
     /// Primary model.
@@ -101,18 +92,18 @@ pub struct RouteRecord {
     pub fallbacks: Vec<(String, String)>,
 }
 
-impl From<&RouteDecision> for RouteRecord {
-    fn from(d: &RouteDecision) -> Self {
+impl RouteRecord {
+    /// Records decision `d` of router `router`.
+    pub fn new(d: &RouteDecision, router: String) -> Self {
         Self {
+            router,
             provider: d.provider.clone(),
             model: d.model.clone(),
             reason: d.reason.clone(),
             fallbacks: d.fallbacks.iter().map(|c| (c.provider.clone(), c.model.clone())).collect(),
         }
     }
-}
 
-impl RouteRecord {
     /// The primary choice followed by the fallbacks, without repeats.
     pub fn choices(&self) -> Vec<ModelChoice> {
         let mut choices = vec![ModelChoice { provider: self.provider.clone(), model: self.model.clone() }];
@@ -125,14 +116,17 @@ impl RouteRecord {
     }
 }
 
-/// A completion as journaled (the prompt is never stored).
+/// A completion as journaled (the prompt is never stored). Token counts live
+/// in the journal row's own columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompletionRecord {
     /// The reply.
     pub text: String,
-    /// Token usage as reported.
+    /// Input tokens as reported.
+    #[serde(skip)]
     pub input_tokens: u64,
     /// Output tokens.
+    #[serde(skip)]
     pub output_tokens: u64,
     /// Cached input tokens.
     pub cached_input_tokens: u64,
@@ -142,11 +136,13 @@ pub struct CompletionRecord {
     pub provider: String,
     /// The model that served it.
     pub model: String,
+    /// The routing decision it was made under.
+    pub route: RouteRecord,
 }
 
 impl CompletionRecord {
-    /// Records `completion` as served by `provider`.
-    pub fn new(provider: &str, completion: &Completion) -> Self {
+    /// Records `completion` as served by `provider` under `route`.
+    pub fn new(provider: &str, completion: &Completion, route: RouteRecord) -> Self {
         let Usage { input_tokens, output_tokens, cached_input_tokens } = completion.usage;
         let stop_reason = match completion.stop_reason {
             StopReason::EndTurn => "end_turn",
@@ -163,7 +159,26 @@ impl CompletionRecord {
             stop_reason: stop_reason.to_owned(),
             provider: provider.to_owned(),
             model: completion.model.clone(),
+            route,
         }
+    }
+
+    /// Reads a record back from its journal entry.
+    pub fn from_entry(entry: &JournalEntry) -> Result<Self, serde_json::Error> {
+        let mut record: Self = serde_json::from_value(entry.result.clone())?;
+        record.input_tokens = entry.input_tokens;
+        record.output_tokens = entry.output_tokens;
+        Ok(record)
+    }
+
+    /// The model serving its role, and why.
+    pub fn model_use(&self) -> ModelUse {
+        let reason = if self.provider == self.route.provider && self.model == self.route.model {
+            self.route.reason.clone()
+        } else {
+            format!("fallback from {}/{}", self.route.provider, self.route.model)
+        };
+        ModelUse { provider: self.provider.clone(), model: self.model.clone(), reason }
     }
 }
 
@@ -263,6 +278,7 @@ mod tests {
     #[test]
     fn route_choices_drop_repeats() {
         let record = RouteRecord {
+            router: "r 1".into(),
             provider: "p".into(),
             model: "a".into(),
             reason: "r".into(),

@@ -19,7 +19,6 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
     t.move_task(TaskState::Planning, "planning")?;
     let plan = plan_until_approved(t).await?;
     let plan_text = serde_json::to_string_pretty(&plan).expect("plans serialise");
-    t.set_plan(serde_json::to_value(&plan).expect("plans serialise"));
     t.add_steps(plan.steps.iter().enumerate().map(|(i, s)| step_record(i, &s.id, s.kind, &s.description)).collect());
     t.move_task(TaskState::Implementing, format!("implementing {} steps", plan.steps.len()))?;
     let mut work = Vec::new();

@@ -19,7 +19,7 @@ use crate::sandbox::{
 };
 use crate::state::{StepState, TaskState};
 use crate::store::{
-    Category, Commit, Escalation, Event, JournalEntry, ModelUse, Moved, Status, StepRecord, TaskMeta, Transition,
+    Category, Commit, Escalation, Event, JournalEntry, Moved, Status, StepRecord, TaskMeta, Transition,
 };
 use crate::tasks::{Risk, TaskSpec};
 
@@ -150,13 +150,6 @@ impl<P: Plugins> TaskRun<P> {
         }
     }
 
-    /// Stores the approved plan with the next commit.
-    pub(crate) fn set_plan(&mut self, plan: serde_json::Value) {
-        if (self.seq as usize) >= self.history.len() {
-            self.pending.plan = Some(plan);
-        }
-    }
-
     fn event(&mut self, category: Category, status: Status, step: Option<&str>, message: String) {
         self.pending.events.push(Event { category, status, step: step.map(str::to_owned), message });
     }
@@ -229,59 +222,43 @@ impl<P: Plugins> TaskRun<P> {
         }
     }
 
-    /// The routing decision for a call, from the journal or the router.
+    /// The router's decision for a call about to be made. Not journaled on
+    /// its own: it is recorded with the completion it leads to.
     async fn route(
         &mut self,
         role: Role,
-        site: CallSite<'_>,
+        round: u32,
         step: Option<StepRef<'_>>,
         author: Option<&str>,
     ) -> Result<RouteRecord, Halt> {
         let request = RouteRequest {
             role,
             task: self.wit_task(),
-            attempt: site.round,
+            attempt: round,
             step_kind: step.map(|s| s.kind.to_owned()),
             step_complexity: step.map(|s| s.complexity.to_owned()),
             author_model: author.map(str::to_owned),
         };
-        let key = journal::route_key(site, &request);
-        if let Some(entry) = self.journal.get(&key) {
-            return serde_json::from_value(entry.result.clone())
-                .map_err(|e| EngineError::Corrupt(format!("task `{}`: journal entry {key}: {e}", self.id())).into());
-        }
-        let started = Instant::now();
         let shared = Arc::clone(&self.shared);
         let outcome = retry::retry(&shared.settings.retry, |_| shared.plugins.route(&request), |_| {}).await;
         let served = match outcome {
             Ok(served) => served,
             Err(gave_up) => return Err(self.fail(format!("routing {} failed: {gave_up}", role_name(role))).await),
         };
-        let record = RouteRecord::from(&served.value);
+        let record = RouteRecord::new(&served.value, served.plugin);
         self.event(
             Category::Routing,
             Status::Info,
             step.map(|s| s.id),
             format!(
-                "{} → {}/{} ({}) by {}",
+                "{} → {}/{}: {} ({})",
                 role_name(role),
                 record.provider,
                 record.model,
                 record.reason,
-                served.plugin
+                record.router
             ),
         );
-        self.remember(JournalEntry {
-            key,
-            kind: "route".into(),
-            plugin: served.plugin,
-            model: Some(record.model.clone()),
-            result: serde_json::to_value(&record).expect("route records serialise"),
-            input_tokens: 0,
-            output_tokens: 0,
-            cost_usd: 0.0,
-            duration_ms: started.elapsed().as_millis() as u64,
-        });
         Ok(record)
     }
 
@@ -299,14 +276,9 @@ impl<P: Plugins> TaskRun<P> {
         author: Option<&str>,
         messages: Vec<Message>,
     ) -> Result<CompletionRecord, Halt> {
-        let route = self.route(role, site, step, author).await?;
-        self.meta.models.insert(
-            role_name(role).to_owned(),
-            ModelUse { provider: route.provider.clone(), model: route.model.clone(), reason: route.reason.clone() },
-        );
         let settings = &self.shared.settings;
         let mut request = CompletionRequest {
-            model: route.model.clone(),
+            model: String::new(),
             messages,
             max_tokens: settings.pipeline.max_tokens,
             temperature: settings.pipeline.temperature,
@@ -315,9 +287,12 @@ impl<P: Plugins> TaskRun<P> {
         };
         let key = journal::completion_key(site, &request);
         if let Some(entry) = self.journal.get(&key) {
-            return serde_json::from_value(entry.result.clone())
-                .map_err(|e| EngineError::Corrupt(format!("task `{}`: journal entry {key}: {e}", self.id())).into());
+            let record = CompletionRecord::from_entry(entry)
+                .map_err(|e| EngineError::Corrupt(format!("task `{}`: journal entry {key}: {e}", self.id())))?;
+            self.meta.models.insert(role_name(role).to_owned(), record.model_use());
+            return Ok(record);
         }
+        let route = self.route(role, site.round, step, author).await?;
         self.flush().await?;
         let step_id = step.map(|s| s.id);
         let shared = Arc::clone(&self.shared);
@@ -356,7 +331,7 @@ impl<P: Plugins> TaskRun<P> {
             match outcome {
                 Ok(served) => {
                     let completion = served.value;
-                    let record = CompletionRecord::new(&choice.provider, &completion);
+                    let record = CompletionRecord::new(&choice.provider, &completion, route.clone());
                     let cost = shared.pricing.cost(
                         &completion.model,
                         record.input_tokens,
@@ -378,19 +353,7 @@ impl<P: Plugins> TaskRun<P> {
                             if i > 0 { " (fallback)" } else { "" }
                         ),
                     );
-                    if i > 0 {
-                        self.meta.models.insert(
-                            role_name(role).to_owned(),
-                            ModelUse {
-                                provider: choice.provider.clone(),
-                                model: completion.model.clone(),
-                                reason: format!(
-                                    "fallback after: {}",
-                                    last.as_ref().map(ToString::to_string).unwrap_or_default()
-                                ),
-                            },
-                        );
-                    }
+                    self.meta.models.insert(role_name(role).to_owned(), record.model_use());
                     self.remember(JournalEntry {
                         key,
                         kind: "completion".into(),

@@ -221,7 +221,6 @@ async fn a_task_walks_the_whole_pipeline() {
     assert_eq!(task.meta.models["implementer"].model, "primary-implementer");
     // 6 completions × (1000 × $0 + ...) on unpriced models cost nothing; tokens are journaled.
     assert_eq!(h.store.journal("a").unwrap().iter().filter(|e| e.kind == "completion").count(), 6);
-    assert!(task.plan.is_some());
     assert!(fake.prompts("planner")[0].contains("keep the API"), "constraints reach the planner");
 }
 

@@ -76,8 +76,6 @@ pub struct TaskRecord {
     pub last_error: Option<String>,
     /// Model choices, attempt counts, concerns, escalation.
     pub meta: TaskMeta,
-    /// The approved plan, once there is one.
-    pub plan: Option<serde_json::Value>,
 }
 
 /// Task metadata that is updated in place as the task moves.
@@ -261,8 +259,6 @@ pub struct Commit {
     pub events: Vec<Event>,
     /// Metadata to store, if it changed.
     pub meta: Option<TaskMeta>,
-    /// A plan to store.
-    pub plan: Option<serde_json::Value>,
     /// Steps to insert (a new plan or a fix step).
     pub new_steps: Vec<StepRecord>,
     /// Sets (`Some(Some)`) or clears (`Some(None)`) the last error.
@@ -276,7 +272,6 @@ impl Commit {
             && self.journal.is_empty()
             && self.events.is_empty()
             && self.meta.is_none()
-            && self.plan.is_none()
             && self.new_steps.is_empty()
             && self.last_error.is_none()
     }

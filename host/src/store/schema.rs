@@ -5,10 +5,11 @@
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
 pub const MIGRATIONS: &[&str] = &[
-    // 1: tasks, steps, events, journal, runs.
+    // 1: tasks, steps, events, journal, runs. Rows that can be large (tasks,
+    // journal) live in rowid tables, which store big rows compactly.
     "
     CREATE TABLE tasks (
-        id          TEXT PRIMARY KEY,
+        id          TEXT NOT NULL UNIQUE,
         position    INTEGER NOT NULL,
         spec        TEXT NOT NULL,
         state       TEXT NOT NULL,
@@ -17,9 +18,8 @@ pub const MIGRATIONS: &[&str] = &[
         updated_ms  INTEGER NOT NULL,
         cost_usd    REAL NOT NULL DEFAULT 0,
         last_error  TEXT,
-        meta        TEXT NOT NULL DEFAULT '{}',
-        plan        TEXT
-    ) WITHOUT ROWID;
+        meta        TEXT NOT NULL DEFAULT '{}'
+    );
     CREATE INDEX tasks_by_state ON tasks (state);
 
     CREATE TABLE steps (
@@ -33,7 +33,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (task_id, idx)
     ) WITHOUT ROWID;
 
-    -- Append-only. Transitions carry their per-task seq; other events do not.
+    -- Append-only. Transitions carry their per-task seq, the states they
+    -- move between and who moved them; other events have no seq.
     CREATE TABLE events (
         id          INTEGER PRIMARY KEY,
         run_id      INTEGER,
@@ -44,11 +45,17 @@ pub const MIGRATIONS: &[&str] = &[
         status      TEXT NOT NULL,
         step        TEXT,
         message     TEXT NOT NULL,
-        transition  TEXT
+        from_state  TEXT,
+        to_state    TEXT,
+        actor       TEXT,
+        comment     TEXT
     );
     CREATE UNIQUE INDEX events_by_task_seq ON events (task_id, seq) WHERE seq IS NOT NULL;
 
+    -- Results of effectful calls. A completion's text is kept apart from the
+    -- rest of its record so it is stored as written, not JSON-escaped.
     CREATE TABLE journal (
+        id            INTEGER PRIMARY KEY,
         task_id       TEXT NOT NULL,
         key           TEXT NOT NULL,
         run_id        INTEGER,
@@ -56,13 +63,14 @@ pub const MIGRATIONS: &[&str] = &[
         plugin        TEXT NOT NULL,
         model         TEXT,
         result        TEXT NOT NULL,
+        text          TEXT,
         input_tokens  INTEGER NOT NULL,
         output_tokens INTEGER NOT NULL,
         cost_usd      REAL NOT NULL,
         duration_ms   INTEGER NOT NULL,
         at_ms         INTEGER NOT NULL,
-        PRIMARY KEY (task_id, key)
-    ) WITHOUT ROWID;
+        UNIQUE (task_id, key)
+    );
 
     CREATE TABLE runs (
         id          INTEGER PRIMARY KEY,

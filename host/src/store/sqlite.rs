@@ -32,6 +32,9 @@ pub enum Synchronous {
     Full,
 }
 
+/// Page size of new store files.
+const PAGE_SIZE: u32 = 8192;
+
 /// How long a writer waits for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -60,7 +63,12 @@ impl SqliteStore {
             Synchronous::Normal => "NORMAL",
             Synchronous::Full => "FULL",
         };
-        conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};")).map_err(db)?;
+        // The page size only takes effect on a new file (before WAL is on):
+        // 8 KiB pages pack multi-kilobyte journal rows with less waste.
+        conn.execute_batch(&format!(
+            "PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};"
+        ))
+        .map_err(db)?;
         migrate(&mut conn, &shown)?;
         Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) })
     }
@@ -110,13 +118,12 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("store records serialise to JSON")
 }
 
-const TASK_COLUMNS: &str = "spec, state, seq, position, created_ms, updated_ms, cost_usd, last_error, meta, plan";
+const TASK_COLUMNS: &str = "spec, state, seq, position, created_ms, updated_ms, cost_usd, last_error, meta";
 
 fn task_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TaskRecord, StoreError>> {
     let spec: String = row.get(0)?;
     let state: String = row.get(1)?;
     let meta: String = row.get(8)?;
-    let plan: Option<String> = row.get(9)?;
     let (seq, position, created_ms, updated_ms, cost_usd, last_error) =
         (row.get::<_, i64>(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?);
     Ok((|| {
@@ -130,7 +137,6 @@ fn task_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TaskRecord,
             cost_usd,
             last_error,
             meta: serde_json::from_str(&meta).map_err(|e| corrupt("task metadata", e))?,
-            plan: plan.map(|p| serde_json::from_str(&p)).transpose().map_err(|e| corrupt("a plan", e))?,
         })
     })())
 }
@@ -157,30 +163,37 @@ fn parse_name<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreErro
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| corrupt("an event field", e))
 }
 
-/// Inserts an event row and returns it.
+/// Inserts an event row (with its transition, if it is one) and returns it.
 fn insert_event(
     tx: &Tx<'_>,
     run: Option<i64>,
     task: &str,
-    seq: Option<u64>,
     event: &Event,
     transition: Option<&Transition>,
     at_ms: i64,
 ) -> rusqlite::Result<EventRow> {
+    let (from, to) = match transition.map(|t| &t.moved) {
+        Some(Moved::Task { from, to }) => (Some(from.as_str()), Some(to.as_str())),
+        Some(Moved::Step { from, to, .. }) => (Some(from.as_str()), Some(to.as_str())),
+        None => (None, None),
+    };
     tx.prepare_cached(
-        "INSERT INTO events (run_id, task_id, seq, at_ms, category, status, step, message, transition)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO events (run_id, task_id, seq, at_ms, category, status, step, message, from_state, to_state, actor, comment)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         run,
         task,
-        seq.map(|s| s as i64),
+        transition.map(|t| t.seq as i64),
         at_ms,
         name(event.category),
         name(event.status),
         event.step,
         event.message,
-        transition.map(json)
+        from,
+        to,
+        transition.map(|t| t.actor.as_str()),
+        transition.and_then(|t| t.comment.as_deref()),
     ])?;
     Ok(EventRow {
         id: tx.last_insert_rowid(),
@@ -192,6 +205,25 @@ fn insert_event(
         step: event.step.clone(),
         message: event.message.clone(),
     })
+}
+
+/// A transition read back from its event row.
+fn transition_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Transition, StoreError>> {
+    let (seq, step, message, at_ms): (i64, Option<String>, String, i64) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(6)?);
+    let (from, to, actor, comment): (String, String, String, Option<String>) =
+        (row.get(3)?, row.get(4)?, row.get(5)?, row.get(7)?);
+    let moved = match step {
+        None => from
+            .parse()
+            .and_then(|from| to.parse().map(|to| Moved::Task { from, to }))
+            .map_err(|e| corrupt("a transition", e)),
+        Some(step) => from
+            .parse()
+            .and_then(|from| to.parse().map(|to| Moved::Step { step, from, to }))
+            .map_err(|e| corrupt("a transition", e)),
+    };
+    Ok(moved.map(|moved| Transition { seq: seq as u64, moved, actor, message, comment, at_ms }))
 }
 
 /// The event a transition is logged as.
@@ -279,6 +311,18 @@ fn insert_steps(tx: &Tx<'_>, task: &str, steps: &[StepRecord]) -> rusqlite::Resu
     Ok(())
 }
 
+/// Splits a top-level `text` string out of a result, to be stored raw.
+fn split_text(result: &serde_json::Value) -> (String, Option<&str>) {
+    match result {
+        serde_json::Value::Object(map) if map.get("text").is_some_and(serde_json::Value::is_string) => {
+            let rest: serde_json::Map<_, _> =
+                map.iter().filter(|(k, _)| *k != "text").map(|(k, v)| (k.clone(), v.clone())).collect();
+            (json(&rest), map["text"].as_str())
+        }
+        other => (json(other), None),
+    }
+}
+
 fn insert_journal(
     tx: &Tx<'_>,
     task: &str,
@@ -286,10 +330,11 @@ fn insert_journal(
     entry: &JournalEntry,
     at_ms: i64,
 ) -> rusqlite::Result<bool> {
+    let (result, text) = split_text(&entry.result);
     let inserted = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO journal (task_id, key, run_id, kind, plugin, model, result, input_tokens,
-             output_tokens, cost_usd, duration_ms, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT OR IGNORE INTO journal (task_id, key, run_id, kind, plugin, model, result, text, input_tokens,
+             output_tokens, cost_usd, duration_ms, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
             task,
@@ -298,7 +343,8 @@ fn insert_journal(
             entry.kind,
             entry.plugin,
             entry.model,
-            json(&entry.result),
+            result,
+            text,
             entry.input_tokens as i64,
             entry.output_tokens as i64,
             entry.cost_usd,
@@ -309,16 +355,20 @@ fn insert_journal(
 }
 
 fn journal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JournalEntry, StoreError>> {
-    let result: String = row.get(4)?;
+    let (result, text): (String, Option<String>) = (row.get(4)?, row.get(9)?);
+    let mut result: serde_json::Value = match serde_json::from_str(&result) {
+        Ok(value) => value,
+        Err(e) => return Ok(Err(corrupt("a journaled result", e))),
+    };
+    if let (Some(text), Some(map)) = (text, result.as_object_mut()) {
+        map.insert("text".into(), text.into());
+    }
     Ok(Ok(JournalEntry {
         key: row.get(0)?,
         kind: row.get(1)?,
         plugin: row.get(2)?,
         model: row.get(3)?,
-        result: match serde_json::from_str(&result) {
-            Ok(value) => value,
-            Err(e) => return Ok(Err(corrupt("a journaled result", e))),
-        },
+        result,
         input_tokens: row.get::<_, i64>(5)? as u64,
         output_tokens: row.get::<_, i64>(6)? as u64,
         cost_usd: row.get(7)?,
@@ -326,7 +376,8 @@ fn journal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JournalE
     }))
 }
 
-const JOURNAL_COLUMNS: &str = "key, kind, plugin, model, result, input_tokens, output_tokens, cost_usd, duration_ms";
+const JOURNAL_COLUMNS: &str =
+    "key, kind, plugin, model, result, input_tokens, output_tokens, cost_usd, duration_ms, text";
 
 fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<EventRow, StoreError>> {
     let (category, status): (String, String) = (row.get(4)?, row.get(5)?);
@@ -377,7 +428,7 @@ fn write_commit(
     insert_steps(tx, task, &commit.new_steps).map_err(db)?;
     let mut written = Vec::with_capacity(commit.events.len() + commit.transitions.len());
     for event in &commit.events {
-        written.push(insert_event(tx, run, task, None, event, None, now).map_err(db)?);
+        written.push(insert_event(tx, run, task, event, None, now).map_err(db)?);
     }
     let mut added_cost = 0.0;
     for entry in &commit.journal {
@@ -392,14 +443,11 @@ fn write_commit(
         state = apply_transition(tx, task, state, transition)?;
         seq = transition.seq;
         let stamped = Transition { at_ms: now, ..transition.clone() };
-        written.push(
-            insert_event(tx, run, task, Some(seq), &transition_event(&stamped), Some(&stamped), now).map_err(db)?,
-        );
+        written.push(insert_event(tx, run, task, &transition_event(&stamped), Some(&stamped), now).map_err(db)?);
     }
     tx.prepare_cached(
         "UPDATE tasks SET state = ?2, seq = ?3, updated_ms = ?4, cost_usd = cost_usd + ?5,
-         meta = COALESCE(?6, meta), plan = COALESCE(?7, plan),
-         last_error = CASE WHEN ?8 THEN ?9 ELSE last_error END WHERE id = ?1",
+         meta = COALESCE(?6, meta), last_error = CASE WHEN ?7 THEN ?8 ELSE last_error END WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -409,7 +457,6 @@ fn write_commit(
             now,
             added_cost,
             commit.meta.as_ref().map(json),
-            commit.plan.as_ref().map(json),
             commit.last_error.is_some(),
             commit.last_error.clone().flatten()
         ])
@@ -482,15 +529,12 @@ impl Store for SqliteStore {
         let db = self.db();
         self.read(|conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT transition FROM events WHERE task_id = ?1 AND seq IS NOT NULL ORDER BY seq")
+                .prepare_cached(
+                    "SELECT seq, step, message, from_state, to_state, actor, at_ms, comment FROM events
+                     WHERE task_id = ?1 AND seq IS NOT NULL ORDER BY seq",
+                )
                 .map_err(&db)?;
-            let rows = stmt
-                .query_map([id], |r| {
-                    let text: String = r.get(0)?;
-                    Ok(serde_json::from_str(&text).map_err(|e| corrupt("a transition", e)))
-                })
-                .map_err(&db)?;
-            flatten(rows, &db)
+            flatten(stmt.query_map([id], transition_from_row).map_err(&db)?, &db)
         })
     }
 
@@ -508,9 +552,7 @@ impl Store for SqliteStore {
         let db = self.db();
         self.read(|conn| {
             let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {JOURNAL_COLUMNS} FROM journal WHERE task_id = ?1 ORDER BY at_ms, key"
-                ))
+                .prepare_cached(&format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE task_id = ?1 ORDER BY id"))
                 .map_err(&db)?;
             flatten(stmt.query_map([task], journal_from_row).map_err(&db)?, &db)
         })
@@ -658,8 +700,8 @@ impl Store for SqliteStore {
             }
             tx.execute("DELETE FROM events WHERE task_id = ?1", [id]).map_err(&db)?;
             tx.execute(
-                "INSERT INTO tasks (id, position, spec, state, seq, created_ms, updated_ms, cost_usd, last_error, meta, plan)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO tasks (id, position, spec, state, seq, created_ms, updated_ms, cost_usd, last_error, meta)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     id,
                     task.position,
@@ -670,14 +712,13 @@ impl Store for SqliteStore {
                     task.updated_ms,
                     task.cost_usd,
                     task.last_error,
-                    json(&task.meta),
-                    task.plan.as_ref().map(json)
+                    json(&task.meta)
                 ],
             )
             .map_err(&db)?;
             insert_steps(tx, id, &export.steps).map_err(&db)?;
             for transition in &export.history {
-                insert_event(tx, None, id, Some(transition.seq), &transition_event(transition), Some(transition), transition.at_ms)
+                insert_event(tx, None, id, &transition_event(transition), Some(transition), transition.at_ms)
                     .map_err(&db)?;
             }
             for entry in &export.journal {

@@ -1,0 +1,195 @@
+//! Pipeline throughput: `orch run` (the real binary, builtin router and
+//! `openai` plugin, SQLite store, run log) drives N tasks of 8 LLM calls each
+//! against the mock LLM server at zero latency, at concurrency 1 and 16, and
+//! prints tasks/s, host CPU per pipeline node (one LLM call with its routing,
+//! journaling and transitions), store bytes per task against the response
+//! bytes journaled for it, and the peak RSS of the `orch` process.
+//!
+//! `cargo bench -p orch-host --bench pipeline` (ORCH_BENCH_TASKS=N to change N).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor};
+
+/// LLM calls per task: plan, plan review, 3 × (implement, code review).
+const NODES_PER_TASK: u64 = 8;
+
+/// Realistic reply sizes: a plan of 3 steps, verdicts, diffs of ~1.5 KB.
+fn respond(request: &MockRequest) -> MockReply {
+    let system = request.system.as_deref().unwrap_or_default();
+    let text = if system.contains("You are the planner") {
+        let step = |i: u32, kind: &str| {
+            format!(
+                r#"{{"id": "s{i}", "type": "{kind}", "description": "Step {i}: change the module and keep its API stable", "risk": "low", "estimated_complexity": "small", "files_to_read": ["src/lib.rs"], "files_to_modify": ["src/module_{i}.rs"], "tests_required": ["tests/module_{i}.rs"], "commands": ["cargo test"], "dependencies": []}}"#
+            )
+        };
+        format!(
+            r#"{{"steps": [{}, {}, {}], "estimated_duration": "2h", "rollback_strategy": "revert the branch"}}"#,
+            step(1, "implementation"),
+            step(2, "implementation"),
+            step(3, "testing")
+        )
+    } else if system.contains("You are the implementer") {
+        let mut diff = String::from("--- a/src/module.rs\n+++ b/src/module.rs\n@@ -1,40 +1,42 @@\n");
+        for line in 0..40 {
+            diff.push_str(&format!("+    let value_{line} = compute(input, {line}).context(\"step {line}\")?;\n"));
+        }
+        diff
+    } else {
+        r#"{"verdict": "approved", "concerns": [], "summary": "The change does what the step says and keeps the API."}"#
+            .into()
+    };
+    MockReply { text, input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0 }
+}
+
+fn config(mock: &MockLlm) -> String {
+    format!(
+        r#"
+[plugins.openai.config]
+base_url = "{}"
+api_key_secret = ""
+[plugins.openai.grants]
+http = ["{}"]
+
+[plugins.router-rules.config.models]
+strong = {{ provider = "openai", model = "gpt-4o" }}
+mid = {{ provider = "openai", model = "gpt-4o-mini" }}
+cheap = {{ provider = "openai", model = "gpt-4.1" }}
+"#,
+        mock.base_url(Vendor::OpenAi),
+        mock.origin()
+    )
+}
+
+fn tasks_json(n: usize) -> String {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (risk, area) = [("low", "docs"), ("medium", "api"), ("high", "core")][i % 3];
+            serde_json::json!({"id": format!("task-{i:05}"), "goal": format!("Improve module {i}"), "risk": risk, "area": area})
+        })
+        .collect();
+    serde_json::json!({ "tasks": tasks }).to_string()
+}
+
+/// (user + system CPU of reaped children, in seconds) from /proc/self/stat.
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("comm is parenthesised").1.split_whitespace().collect();
+    // After the comm: state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
+    let ticks: f64 = fields[13].parse::<f64>().unwrap() + fields[14].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+struct Figures {
+    concurrency: usize,
+    wall: Duration,
+    cpu_s: f64,
+    peak_rss_kib: u64,
+    store_bytes: u64,
+    response_bytes: u64,
+    done: usize,
+}
+
+fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: usize) -> Figures {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("orch.toml"), config(mock)).unwrap();
+    std::fs::write(dir.path().join("tasks.json"), tasks_json(n)).unwrap();
+    let command = |args: &[&str]| {
+        let mut c = Command::new(orch);
+        c.args(args)
+            .current_dir(dir.path())
+            .env("ORCH_CACHE_DIR", cache)
+            .env("ORCH_LOG", "error")
+            .env("RUST_BACKTRACE", "0");
+        c
+    };
+    // Compile the plugins into the cache outside the measurement.
+    assert!(command(&["plugin", "list"]).output().unwrap().status.success());
+
+    let cpu_before = children_cpu();
+    let started = Instant::now();
+    let mut child = command(&["run", "tasks.json", "--concurrency", &concurrency.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        peak = peak.max(vm_hwm_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let wall = started.elapsed();
+    assert!(status.success(), "orch run failed: {status}");
+    let cpu_s = children_cpu() - cpu_before;
+
+    let db = dir.path().join(".orch/orch.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    let response_bytes: i64 = conn
+        .query_row("SELECT SUM(length(CAST(text AS BLOB))) FROM journal WHERE kind = 'completion'", [], |r| r.get(0))
+        .unwrap();
+    let done: i64 = conn.query_row("SELECT COUNT(*) FROM tasks WHERE state = 'DONE'", [], |r| r.get(0)).unwrap();
+    drop(conn);
+    let store_bytes = file_size(&db) + file_size(&dir.path().join(".orch/orch.db-wal"));
+    if let Ok(keep) = std::env::var("ORCH_BENCH_KEEP") {
+        std::fs::copy(&db, format!("{keep}-c{concurrency}.db")).unwrap();
+    }
+    Figures {
+        concurrency,
+        wall,
+        cpu_s,
+        peak_rss_kib: peak,
+        store_bytes,
+        response_bytes: response_bytes as u64,
+        done: done as usize,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs a quick smoke pass.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let n: usize =
+        std::env::var("ORCH_BENCH_TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(if smoke { 20 } else { 1000 });
+    let orch = PathBuf::from(env!("CARGO_BIN_EXE_orch"));
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-component-cache");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mock = runtime
+        .block_on(MockLlm::builder().responder(respond).record_requests(false).start())
+        .expect("the mock LLM server starts");
+
+    println!("orch run: {n} tasks × {NODES_PER_TASK} LLM calls, mock server at zero latency (in the bench process)");
+    println!(
+        "{:>11} {:>9} {:>9} {:>14} {:>15} {:>16} {:>10} {:>9}",
+        "concurrency", "wall s", "tasks/s", "CPU/node ms", "store B/task", "responses B/task", "ratio", "peak RSS"
+    );
+    for concurrency in [1, 16] {
+        let f = run_once(&orch, &mock, &cache, n, concurrency);
+        assert_eq!(f.done, n, "every task reaches DONE");
+        let nodes = (n as u64 * NODES_PER_TASK) as f64;
+        println!(
+            "{:>11} {:>9.2} {:>9.0} {:>14.3} {:>15} {:>16} {:>10.2} {:>6} MiB",
+            f.concurrency,
+            f.wall.as_secs_f64(),
+            n as f64 / f.wall.as_secs_f64(),
+            f.cpu_s * 1000.0 / nodes,
+            f.store_bytes / n as u64,
+            f.response_bytes / n as u64,
+            f.store_bytes as f64 / f.response_bytes as f64,
+            f.peak_rss_kib / 1024
+        );
+    }
+}
