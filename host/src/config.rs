@@ -206,10 +206,15 @@ impl LoadedConfig {
     }
 }
 
-/// The 1-based line of `text` where the first key named in `message` (in
-/// backticks) is set or opens a table.
+/// The 1-based line of `text` where the key an error `message` is about is
+/// set or opens a table: the unknown field it names, else the last part of
+/// the key path it gives (``in `retry.strategy` ``).
 fn line_of_key(text: &str, message: &str) -> Option<usize> {
-    let key = message.split('`').nth(1)?;
+    let path = message.rsplit_once("in `").and_then(|(_, rest)| rest.split('`').next());
+    let key = match path {
+        Some(path) if !message.starts_with("unknown field") => path.rsplit('.').next()?,
+        _ => message.split('`').nth(1)?,
+    };
     text.lines()
         .position(|line| {
             let line = line.trim_start();
@@ -275,6 +280,22 @@ strong = { provider = "openai", model = "gpt-5" }
         assert!(err.contains("conf/orch.toml"), "{err}");
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("memroy_mb"), "{err}");
+    }
+
+    #[test]
+    fn pipeline_and_retry_sections_are_checked() {
+        let user = "[pipeline]\nrouter = \"x\"\n\n[retry]\nstrategy = \"linear\"\n";
+        let err = LoadedConfig::from_text(Some(user), Some("orch.toml".into())).unwrap_err().to_string();
+        assert!(err.contains("line 5") && err.contains("linear"), "{err}");
+        let err = LoadedConfig::from_text(Some("[pipeline]\nmax_plan_rounds = 0\n"), None).unwrap_err().to_string();
+        assert!(err.contains("[pipeline] max_plan_rounds must be at least 1"), "{err}");
+        let err =
+            LoadedConfig::from_text(Some("[prompts.planner]\nuser = \"{{gaol}}\"\n"), None).unwrap_err().to_string();
+        assert!(err.contains("unknown placeholder {{gaol}}"), "{err}");
+        let user = "[pipeline]\nconcurrency = 7\n[retry]\nmax_attempts = 5\n";
+        let settings = LoadedConfig::from_text(Some(user), None).unwrap().settings().unwrap();
+        assert_eq!((settings.pipeline.concurrency, settings.retry.max_attempts), (7, 5));
+        assert_eq!(settings.pipeline.max_review_rounds, 3, "untouched keys keep their defaults");
     }
 
     #[test]

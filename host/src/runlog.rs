@@ -34,7 +34,13 @@ pub fn render_event(event: &EventRow) -> String {
         (Some(task), None) => format!(" `{task}`"),
         _ => String::new(),
     };
-    format!("- `{}` {marker} **{category}**{subject} — {}\n", render_iso(event.at_ms), event.message.replace('\n', " "))
+    let message = event.message.replace('\n', " ");
+    let text = match (&event.moved, message.is_empty()) {
+        (Some((from, to)), true) => format!("{from} → {to}"),
+        (Some((from, to)), false) => format!("{from} → {to}: {message}"),
+        (None, _) => message,
+    };
+    format!("- `{}` {marker} **{category}**{subject} — {text}\n", render_iso(event.at_ms))
 }
 
 /// The header that opens a run's section.
@@ -113,6 +119,7 @@ mod tests {
             status,
             step: step.map(str::to_owned),
             message: message.into(),
+            moved: None,
         }
     }
 
@@ -124,6 +131,11 @@ mod tests {
             render_event(&event(Category::Retry, Status::Warning, None, "retrying")).contains("🔄 **retry** `t1` —")
         );
         assert!(render_event(&event(Category::Task, Status::Failed, None, "x\ny")).contains("❌ **task** `t1` — x y"));
+        let mut moved = event(Category::Task, Status::Info, Some("s1"), "");
+        moved.moved = Some(("PENDING".into(), "IMPLEMENTING".into()));
+        assert!(render_event(&moved).ends_with("`t1`/`s1` — PENDING → IMPLEMENTING\n"), "{}", render_event(&moved));
+        moved.message = "round 2".into();
+        assert!(render_event(&moved).ends_with("— PENDING → IMPLEMENTING: round 2\n"));
     }
 
     #[test]

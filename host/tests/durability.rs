@@ -331,12 +331,19 @@ async fn a_bad_tasks_file_writes_nothing() {
     assert!(!Path::new(&world.dir.path().join(".orch")).exists(), "no store was created");
     assert_eq!(world.mock.calls(), 0);
 
-    // Running the same good file twice adds nothing the second time.
+    // One task alone; then the whole file twice, which adds nothing the second time.
     std::fs::write(
         world.dir.path().join("tasks.yaml"),
         TASKS.replace("escalate-me", "calm-me").replace("billing engine", "billing docs"),
     )
     .unwrap();
+    let one = world.orch_output(&["run", "tasks.yaml", "--task-id", "docs-readme"]).await;
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    let states: Vec<TaskState> = world.store().tasks(&[]).unwrap().into_iter().map(|t| t.state).collect();
+    assert_eq!(states.iter().filter(|s| **s == TaskState::Done).count(), 1, "only the one task ran: {states:?}");
+    let unknown = world.orch_output(&["run", "--task-id", "nope"]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("no task `nope` in the store"), "{}", text(&unknown.stderr));
     for _ in 0..2 {
         let out = world.orch_output(&["run", "tasks.yaml"]).await;
         assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));

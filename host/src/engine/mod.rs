@@ -3,6 +3,7 @@
 //! [`pipeline`] with deterministic replay ([`task_run`]), and reports how
 //! every task ended.
 
+mod committer;
 mod pipeline;
 pub mod plan;
 pub mod plugins;
@@ -115,7 +116,7 @@ pub(crate) struct Shared<P: Plugins> {
     pub(crate) plugins: Arc<P>,
     pub(crate) settings: Settings,
     pub(crate) pricing: Pricing,
-    pub(crate) sink: Arc<dyn EventSink>,
+    pub(crate) committer: committer::Committer,
     pub(crate) run: i64,
 }
 
@@ -152,7 +153,8 @@ pub struct Engine<P: Plugins> {
 }
 
 impl<P: Plugins> Engine<P> {
-    /// An engine writing to `store` as run `run`.
+    /// An engine writing to `store` as run `run`; committed events go to
+    /// `sink`.
     pub fn new(
         store: Arc<dyn Store>,
         plugins: Arc<P>,
@@ -161,7 +163,8 @@ impl<P: Plugins> Engine<P> {
         sink: Arc<dyn EventSink>,
         run: i64,
     ) -> Self {
-        Self { shared: Arc::new(Shared { store, plugins, settings, pricing, sink, run }) }
+        let committer = committer::Committer::new(Arc::clone(&store), sink);
+        Self { shared: Arc::new(Shared { store, plugins, settings, pricing, committer, run }) }
     }
 
     /// Runs `ids` (in order of preference) with at most `concurrency` at once.

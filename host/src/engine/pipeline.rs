@@ -16,7 +16,7 @@ use crate::store::StepRecord;
 
 /// Walks the task from NEW to wherever it can get now.
 pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
-    t.move_task(TaskState::Planning, "planning")?;
+    t.move_task(TaskState::Planning, "")?;
     let plan = plan_until_approved(t).await?;
     let plan_text = serde_json::to_string_pretty(&plan).expect("plans serialise");
     t.add_steps(plan.steps.iter().enumerate().map(|(i, s)| step_record(i, &s.id, s.kind, &s.description)).collect());
@@ -151,7 +151,7 @@ async fn implement_step<P: Plugins>(
     let id = step.id.as_str();
     let step_ref = StepRef { id, kind: step.kind.as_str(), complexity: step.estimated_complexity.as_str() };
     t.meta.current_step = Some(id.to_owned());
-    t.move_step(id, StepState::Implementing, format!("step {id}: implementing"))?;
+    t.move_step(id, StepState::Implementing, "")?;
     for round in 1.. {
         t.meta.attempts.insert(format!("code_review:{id}"), round);
         let mut vars = base_vars(t);
@@ -160,8 +160,8 @@ async fn implement_step<P: Plugins>(
         let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
         let messages = TaskRun::<P>::messages(vars.render(&implementer.system), vars.render(&implementer.user));
         let work = t.ask(Role::Implementer, site, Some(step_ref), None, messages).await?;
-        t.move_task(TaskState::CodeReview, format!("step {id}: code review"))?;
-        t.move_step(id, StepState::CodeReview, format!("step {id}: code review"))?;
+        t.move_task(TaskState::CodeReview, format!("step {id}"))?;
+        t.move_step(id, StepState::CodeReview, "")?;
         vars.set("work", work.text.as_str());
         let asked = ask_parsed(
             t,
@@ -183,20 +183,20 @@ async fn implement_step<P: Plugins>(
         };
         if verdict.approved() {
             t.meta.concerns.clear();
-            t.move_step(id, StepState::Approved, format!("step {id}: approved: {}", verdict.summary))?;
-            t.move_step(id, StepState::Completed, format!("step {id}: completed"))?;
+            t.move_step(id, StepState::Approved, verdict.summary.clone())?;
+            t.move_step(id, StepState::Completed, "")?;
             t.move_task(TaskState::Implementing, format!("step {id} done"))?;
             return Ok(work.text);
         }
         feedback = verdict.feedback();
         t.meta.concerns = feedback.clone();
-        t.move_step(id, StepState::Rejected, format!("step {id}: rejected: {}", feedback.join("; ")))?;
+        t.move_step(id, StepState::Rejected, feedback.join("; "))?;
         if round >= max_rounds {
             let reason = format!("step {id} was rejected {round} times; last concerns: {}", feedback.join("; "));
             return human_gate(t, id, reason, work).await;
         }
-        t.move_step(id, StepState::Retrying, format!("step {id}: retrying with the review's concerns"))?;
-        t.move_step(id, StepState::Implementing, format!("step {id}: implementing, round {}", round + 1))?;
+        t.move_step(id, StepState::Retrying, "")?;
+        t.move_step(id, StepState::Implementing, format!("round {}", round + 1))?;
         t.move_task(TaskState::Implementing, format!("step {id} goes back to the implementer"))?;
     }
     unreachable!("the review loop returns")
@@ -212,12 +212,12 @@ async fn human_gate<P: Plugins>(
 ) -> Result<String, Halt> {
     match t.escalate("code_review", reason, TaskState::Implementing).await {
         Ok(()) => {
-            t.move_step(id, StepState::Approved, format!("step {id}: accepted by a person"))?;
-            t.move_step(id, StepState::Completed, format!("step {id}: completed"))?;
+            t.move_step(id, StepState::Approved, "accepted by a person")?;
+            t.move_step(id, StepState::Completed, "")?;
             Ok(work.text)
         }
         Err(Halt::Stopped) if t.state == TaskState::Failed => {
-            t.move_step(id, StepState::Failed, format!("step {id}: rejected by a person"))?;
+            t.move_step(id, StepState::Failed, "rejected by a person")?;
             t.flush().await?;
             Err(Halt::Stopped)
         }

@@ -161,8 +161,7 @@ impl<P: Plugins> TaskRun<P> {
         }
         let mut commit = std::mem::take(&mut self.pending);
         commit.meta = Some(self.meta.clone());
-        let rows = self.shared.store.commit(&self.spec.id, Some(self.shared.run), commit)?;
-        self.shared.sink.emit(&rows);
+        self.shared.committer.commit(&self.spec.id, self.shared.run, commit).await?;
         Ok(())
     }
 
@@ -178,7 +177,7 @@ impl<P: Plugins> TaskRun<P> {
         if let Some(step) = self.meta.current_step.clone()
             && self.steps.get(&step).is_some_and(|s| s.check(StepState::Failed).is_ok())
         {
-            self.move_step(&step, StepState::Failed, "step failed with its task")?;
+            self.move_step(&step, StepState::Failed, "failed with its task")?;
         }
         self.pending.last_error = Some(Some(reason.clone()));
         self.move_task(TaskState::Failed, reason)?;

@@ -86,7 +86,10 @@ impl Plugins for Fake {
                 provider: "fake".into(),
                 model: format!("primary-{role}"),
                 reason: "test".into(),
-                fallbacks: vec![ModelChoice { provider: "fake".into(), model: "backup".into() }],
+                fallbacks: vec![
+                    ModelChoice { provider: "fake".into(), model: "backup".into() },
+                    ModelChoice { provider: "fake".into(), model: "last-resort".into() },
+                ],
             },
             plugin: "fake-router 1.0".into(),
         })
@@ -362,6 +365,28 @@ async fn transient_errors_are_retried_and_fatal_ones_fall_back() {
         ["primary-implementer", "backup", "primary-implementer", "backup"],
         "a fatal primary is tried once per step, not retried"
     );
+}
+
+#[tokio::test]
+async fn fallbacks_are_tried_in_the_routers_order() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match (role, req.model.as_str()) {
+        ("planner", "primary-planner" | "backup") => Err(CallError::new(ErrorKind::Fatal, "404 model not found")),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let planner_models: Vec<String> = fake
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(r, _, _)| r == "planner")
+        .map(|(_, _, q)| q.model.clone())
+        .collect();
+    assert_eq!(planner_models, ["primary-planner", "backup", "last-resort"]);
+    let model = &h.store.task("a").unwrap().meta.models["planner"];
+    assert_eq!((model.model.as_str(), model.reason.as_str()), ("last-resort", "fallback from fake/primary-planner"));
 }
 
 #[tokio::test]

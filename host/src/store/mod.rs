@@ -221,8 +221,10 @@ pub struct EventRow {
     pub status: Status,
     /// The step, if any.
     pub step: Option<String>,
-    /// The line.
+    /// The line (may be empty for a transition that needs no comment).
     pub message: String,
+    /// For a transition: the states it moved between.
+    pub moved: Option<(String, String)>,
 }
 
 /// A journaled result of an effectful plugin call.
@@ -275,6 +277,17 @@ impl Commit {
             && self.new_steps.is_empty()
             && self.last_error.is_none()
     }
+}
+
+/// One commit of a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitRequest<'a> {
+    /// The task it belongs to.
+    pub task: &'a str,
+    /// The run writing it.
+    pub run: Option<i64>,
+    /// What to write.
+    pub commit: &'a Commit,
 }
 
 /// Counts for `orch summary`.
@@ -340,7 +353,12 @@ pub trait Store: Send + Sync {
     /// A task's journal in order.
     fn journal(&self, task: &str) -> Result<Vec<JournalEntry>, StoreError>;
     /// Writes `commit` for `task` atomically; returns the events written.
-    fn commit(&self, task: &str, run: Option<i64>, commit: Commit) -> Result<Vec<EventRow>, StoreError>;
+    fn commit(&self, task: &str, run: Option<i64>, commit: Commit) -> Result<Vec<EventRow>, StoreError> {
+        self.commit_batch(&[CommitRequest { task, run, commit: &commit }]).pop().expect("one result per commit")
+    }
+    /// Writes several commits, each atomically and independently of the
+    /// others (a backend may group them into one transaction).
+    fn commit_batch(&self, batch: &[CommitRequest<'_>]) -> Vec<Result<Vec<EventRow>, StoreError>>;
     /// Applies a person's decision to a task in AWAITING_HUMAN.
     fn decide(&self, task: &str, decision: HumanDecision) -> Result<TaskState, StoreError>;
     /// Starts a run.

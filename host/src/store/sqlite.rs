@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::schema::{self, MIGRATIONS};
 use super::{
-    Added, Category, Commit, Event, EventRow, HumanDecision, JournalEntry, Moved, RunRecord, Status, StepRecord, Store,
-    StoreError, TaskExport, TaskMeta, TaskRecord, Totals, Transition, now_ms,
+    Added, Category, Commit, CommitRequest, Event, EventRow, HumanDecision, JournalEntry, Moved, RunRecord, Status,
+    StepRecord, Store, StoreError, TaskExport, TaskMeta, TaskRecord, Totals, Transition, now_ms,
 };
 use crate::state::{StepState, TaskState};
 use crate::tasks::TaskSpec;
@@ -204,6 +204,7 @@ fn insert_event(
         status: event.status,
         step: event.step.clone(),
         message: event.message.clone(),
+        moved: from.zip(to).map(|(from, to)| (from.to_owned(), to.to_owned())),
     })
 }
 
@@ -383,6 +384,7 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<EventRow, 
     let (category, status): (String, String) = (row.get(4)?, row.get(5)?);
     let (id, run, task, at_ms, step, message) =
         (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(6)?, row.get(7)?);
+    let (from, to): (Option<String>, Option<String>) = (row.get(8)?, row.get(9)?);
     Ok((|| {
         Ok(EventRow {
             id,
@@ -393,6 +395,7 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<EventRow, 
             status: parse_name(&status)?,
             step,
             message,
+            moved: from.zip(to),
         })
     })())
 }
@@ -558,8 +561,39 @@ impl Store for SqliteStore {
         })
     }
 
-    fn commit(&self, task: &str, run: Option<i64>, commit: Commit) -> Result<Vec<EventRow>, StoreError> {
-        self.write(|tx| write_commit(tx, task, run, &commit, &self.db()))
+    /// One transaction for the whole batch (group commit), with a savepoint
+    /// per commit so a refused one leaves the others intact.
+    fn commit_batch(&self, batch: &[CommitRequest<'_>]) -> Vec<Result<Vec<EventRow>, StoreError>> {
+        let db = self.db();
+        if let [single] = batch {
+            return vec![self.write(|tx| write_commit(tx, single.task, single.run, single.commit, &db))];
+        }
+        let outcome = self.write(|tx| {
+            let savepoint = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([])).map_err(&db);
+            let mut results = Vec::with_capacity(batch.len());
+            for request in batch {
+                savepoint("SAVEPOINT one_commit")?;
+                let result = write_commit(tx, request.task, request.run, request.commit, &db);
+                if result.is_err() {
+                    savepoint("ROLLBACK TO one_commit")?;
+                }
+                savepoint("RELEASE one_commit")?;
+                results.push(result);
+            }
+            Ok(results)
+        });
+        match outcome {
+            Ok(results) => results,
+            Err(e) => {
+                let message = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| {
+                        Err(StoreError::Database { path: self.path.display().to_string(), message: message.clone() })
+                    })
+                    .collect()
+            }
+        }
     }
 
     fn decide(&self, task: &str, decision: HumanDecision) -> Result<TaskState, StoreError> {
@@ -610,7 +644,7 @@ impl Store for SqliteStore {
                         seq: record.seq + 2,
                         moved: Moved::Step { step: step.clone(), from, to: StepState::Failed },
                         actor: "engine".into(),
-                        message: format!("step {step}: rejected by a person"),
+                        message: "rejected by a person".into(),
                         comment: None,
                         at_ms: 0,
                     });
@@ -646,7 +680,7 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT id, run_id, task_id, at_ms, category, status, step, message FROM events
+                    "SELECT id, run_id, task_id, at_ms, category, status, step, message, from_state, to_state FROM events
                      WHERE id > ?1 AND (?2 IS NULL OR run_id = ?2) ORDER BY id",
                 )
                 .map_err(&db)?;

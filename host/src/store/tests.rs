@@ -242,3 +242,35 @@ fn a_file_that_is_not_a_database_is_reported() {
     let err = SqliteStore::open(&path, Synchronous::Normal).err().unwrap().to_string();
     assert!(err.contains("orch.db") && err.contains("not a database"), "{err}");
 }
+
+#[test]
+fn a_refused_commit_in_a_batch_leaves_the_others_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.add_tasks(&[spec("a"), spec("b"), spec("c")]).unwrap();
+    let good = Commit {
+        transitions: vec![task_move(1, TaskState::New, TaskState::Planning)],
+        journal: vec![entry("k", 0.5)],
+        ..Commit::default()
+    };
+    let bad = Commit {
+        transitions: vec![task_move(1, TaskState::New, TaskState::Done)],
+        journal: vec![entry("k", 0.5)],
+        ..Commit::default()
+    };
+    let batch = [
+        CommitRequest { task: "a", run: None, commit: &good },
+        CommitRequest { task: "b", run: None, commit: &bad },
+        CommitRequest { task: "c", run: None, commit: &good },
+    ];
+    let results = store.commit_batch(&batch);
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(StoreError::Illegal { .. })), "{results:?}");
+    for (id, state, cost) in
+        [("a", TaskState::Planning, 0.5), ("b", TaskState::New, 0.0), ("c", TaskState::Planning, 0.5)]
+    {
+        let task = store.task(id).unwrap();
+        assert_eq!((task.state, task.cost_usd), (state, cost), "{id}");
+    }
+    assert!(store.history("b").unwrap().is_empty() && store.journal("b").unwrap().is_empty());
+}
