@@ -82,11 +82,6 @@ impl RunLog {
         Ok(log)
     }
 
-    /// The file written to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends `text` and flushes it.
     pub fn append(&self, text: &str) -> std::io::Result<()> {
         let mut file = self.file.lock().expect("the run log lock is not poisoned");

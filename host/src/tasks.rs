@@ -85,6 +85,24 @@ fn default_area() -> String {
     "unknown".to_owned()
 }
 
+impl TaskSpec {
+    /// A task with `id` and `goal` and every other field at its default.
+    pub fn new(id: impl Into<String>, goal: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            goal: goal.into(),
+            risk: Risk::default(),
+            area: default_area(),
+            labels: Vec::new(),
+            context: Vec::new(),
+            depends_on: Vec::new(),
+            repo: None,
+            context_files: Vec::new(),
+            constraints: Vec::new(),
+        }
+    }
+}
+
 /// Fields a task may have, in the order they are listed in error messages.
 const FIELDS: [&str; 10] =
     ["id", "goal", "risk", "area", "labels", "context", "depends_on", "repo", "context_files", "constraints"];
@@ -260,18 +278,7 @@ fn task(
     let Value::Object(map) = item else {
         return doc.fail(line(), Problem::Shape(task, "a mapping of task fields", kind(item)));
     };
-    let mut spec = TaskSpec {
-        id: String::new(),
-        goal: String::new(),
-        risk: Risk::default(),
-        area: default_area(),
-        labels: vec![],
-        context: vec![],
-        depends_on: vec![],
-        repo: None,
-        context_files: vec![],
-        constraints: vec![],
-    };
+    let mut spec = TaskSpec::new(String::new(), String::new());
     for (key, value) in map {
         let checked = match key.as_str() {
             "id" => text_of(value).and_then(check_id).map(|v| spec.id = v),

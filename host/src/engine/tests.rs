@@ -13,7 +13,7 @@ use crate::sandbox::{
 };
 use crate::state::StepState;
 use crate::store::{HumanDecision, SqliteStore, Synchronous};
-use crate::tasks::{Risk, TaskSpec};
+use crate::tasks::TaskSpec;
 
 type Reply = Box<dyn Fn(&str, &CompletionRequest, usize) -> Result<String, CallError> + Send + Sync>;
 type Gate = Box<dyn Fn(&CheckRequest, usize) -> CheckResult + Send + Sync>;
@@ -182,16 +182,10 @@ impl Harness {
 
 fn spec(id: &str, depends_on: &[&str]) -> TaskSpec {
     TaskSpec {
-        id: id.into(),
-        goal: format!("goal of {id}"),
-        risk: Risk::Medium,
         area: "core".into(),
-        labels: vec![],
-        context: vec![],
         depends_on: depends_on.iter().map(|s| s.to_string()).collect(),
-        repo: None,
-        context_files: vec![],
         constraints: vec!["keep the API".into()],
+        ..TaskSpec::new(id, format!("goal of {id}"))
     }
 }
 

@@ -348,8 +348,6 @@ pub trait Store: Send + Sync {
     fn steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError>;
     /// A task's transitions in order: what the engine replays.
     fn history(&self, id: &str) -> Result<Vec<Transition>, StoreError>;
-    /// A journaled result, by key.
-    fn journal_get(&self, task: &str, key: &str) -> Result<Option<JournalEntry>, StoreError>;
     /// A task's journal in order.
     fn journal(&self, task: &str) -> Result<Vec<JournalEntry>, StoreError>;
     /// Writes `commit` for `task` atomically; returns the events written.

@@ -541,16 +541,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn journal_get(&self, task: &str, key: &str) -> Result<Option<JournalEntry>, StoreError> {
-        let db = self.db();
-        self.read(|conn| {
-            conn.prepare_cached(&format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE task_id = ?1 AND key = ?2"))
-                .and_then(|mut s| s.query_row([task, key], journal_from_row).optional())
-                .map_err(&db)?
-                .transpose()
-        })
-    }
-
     fn journal(&self, task: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let db = self.db();
         self.read(|conn| {
