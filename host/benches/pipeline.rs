@@ -5,21 +5,42 @@
 //! journaling and transitions), store bytes per task against the response
 //! bytes journaled for it, and the peak RSS of the `orch` process.
 //!
+//! A second table runs the same work in process with canned strategies (no
+//! wasm, no HTTP): what the engine, the store and the run log cost per node.
+//!
 //! `cargo bench -p orch-host --bench pipeline` (ORCH_BENCH_TASKS=N to change N).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use orch_host::config::LoadedConfig;
+use orch_host::cost::Pricing;
+use orch_host::engine::{Engine, Plugins, Served};
+use orch_host::retry::CallError;
+use orch_host::runlog::RunLog;
+use orch_host::sandbox::{
+    CheckRequest, CheckResult, Completion, CompletionRequest, RouteDecision, RouteRequest, StopReason, Usage,
+};
+use orch_host::store::{SqliteStore, Store, Synchronous};
+use orch_host::tasks::TaskSpec;
 use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor};
 
 /// LLM calls per task: plan, plan review, 3 × (implement, code review).
 const NODES_PER_TASK: u64 = 8;
 
-/// Realistic reply sizes: a plan of 3 steps, verdicts, diffs of ~1.5 KB.
+/// Realistic reply sizes: a plan of 3 steps, verdicts, diffs of ~2.5 KB.
 fn respond(request: &MockRequest) -> MockReply {
-    let system = request.system.as_deref().unwrap_or_default();
-    let text = if system.contains("You are the planner") {
+    let text = reply_for(request.system.as_deref().unwrap_or_default());
+    MockReply { text, input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0 }
+}
+
+/// The reply to a role, known by its system prompt.
+fn reply_for(system: &str) -> String {
+    if system.contains("You are the planner") {
         let step = |i: u32, kind: &str| {
             format!(
                 r#"{{"id": "s{i}", "type": "{kind}", "description": "Step {i}: change the module and keep its API stable", "risk": "low", "estimated_complexity": "small", "files_to_read": ["src/lib.rs"], "files_to_modify": ["src/module_{i}.rs"], "tests_required": ["tests/module_{i}.rs"], "commands": ["cargo test"], "dependencies": []}}"#
@@ -40,8 +61,7 @@ fn respond(request: &MockRequest) -> MockReply {
     } else {
         r#"{"verdict": "approved", "concerns": [], "summary": "The change does what the step says and keeps the API."}"#
             .into()
-    };
-    MockReply { text, input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0 }
+    }
 }
 
 fn config(mock: &MockLlm) -> String {
@@ -73,13 +93,77 @@ fn tasks_json(n: usize) -> String {
     serde_json::json!({ "tasks": tasks }).to_string()
 }
 
-/// (user + system CPU of reaped children, in seconds) from /proc/self/stat.
-fn children_cpu() -> f64 {
+/// User + system CPU in seconds from /proc/self/stat: this process's own
+/// (`children` false) or that of its reaped children.
+fn cpu_seconds(children: bool) -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
     let fields: Vec<&str> = stat.rsplit_once(')').expect("comm is parenthesised").1.split_whitespace().collect();
-    // After the comm: state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
-    let ticks: f64 = fields[13].parse::<f64>().unwrap() + fields[14].parse::<f64>().unwrap();
+    // After the comm, state is field 3: utime/stime (14, 15) and cutime/cstime (16, 17).
+    let first = if children { 13 } else { 11 };
+    let ticks: f64 = fields[first].parse::<f64>().unwrap() + fields[first + 1].parse::<f64>().unwrap();
     ticks / 100.0 // USER_HZ
+}
+
+/// Strategies answered in process: a fixed route, canned replies, passing gates.
+struct Canned;
+
+impl Plugins for Canned {
+    async fn route(&self, _: &RouteRequest) -> Result<Served<RouteDecision>, CallError> {
+        let value = RouteDecision {
+            provider: "canned".into(),
+            model: "gpt-4o-mini".into(),
+            reason: "bench".into(),
+            fallbacks: vec![],
+        };
+        Ok(Served { value, plugin: "canned 1".into() })
+    }
+
+    async fn complete(&self, _: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
+        let value = Completion {
+            text: reply_for(&request.messages[0].content),
+            usage: Usage { input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0 },
+            stop_reason: StopReason::EndTurn,
+            model: request.model.clone(),
+        };
+        Ok(Served { value, plugin: "canned 1".into() })
+    }
+
+    async fn check(&self, _: &str, _: &CheckRequest) -> Result<Served<CheckResult>, CallError> {
+        Ok(Served {
+            value: CheckResult { passed: true, summary: String::new(), findings: vec![] },
+            plugin: "canned 1".into(),
+        })
+    }
+}
+
+/// The engine alone, in process: (wall, CPU seconds).
+fn engine_only(n: usize, concurrency: usize) -> (Duration, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("orch.db"), Synchronous::Normal).unwrap());
+    let specs: Vec<TaskSpec> =
+        (0..n).map(|i| TaskSpec::new(format!("task-{i:05}"), format!("Improve module {i}"))).collect();
+    store.add_tasks(&specs).unwrap();
+    let ids: Vec<String> = specs.into_iter().map(|t| t.id).collect();
+    let settings = LoadedConfig::from_text(None, None).unwrap().settings().unwrap();
+    let run = store.begin_run("bench").unwrap();
+    let log = Arc::new(RunLog::open(&dir.path().join("run.md"), "bench\n").unwrap());
+    let cpu_before = cpu_seconds(false);
+    let started = Instant::now();
+    let report = runtime.block_on(async {
+        let engine = Engine::new(
+            store.clone() as Arc<dyn Store>,
+            Arc::new(Canned),
+            settings,
+            Pricing::new(&BTreeMap::new()),
+            log,
+            run.id,
+        );
+        engine.run(&ids, concurrency).await.unwrap()
+    });
+    let elapsed = started.elapsed();
+    assert_eq!(report.count(orch_host::state::TaskState::Done), n);
+    (elapsed, cpu_seconds(false) - cpu_before)
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
@@ -118,7 +202,7 @@ fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: us
     // Compile the plugins into the cache outside the measurement.
     assert!(command(&["plugin", "list"]).output().unwrap().status.success());
 
-    let cpu_before = children_cpu();
+    let cpu_before = cpu_seconds(true);
     let started = Instant::now();
     let mut child = command(&["run", "tasks.json", "--concurrency", &concurrency.to_string()])
         .stdout(std::process::Stdio::null())
@@ -134,7 +218,7 @@ fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: us
     };
     let wall = started.elapsed();
     assert!(status.success(), "orch run failed: {status}");
-    let cpu_s = children_cpu() - cpu_before;
+    let cpu_s = cpu_seconds(true) - cpu_before;
 
     let db = dir.path().join(".orch/orch.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
@@ -190,6 +274,19 @@ fn main() {
             f.response_bytes / n as u64,
             f.store_bytes as f64 / f.response_bytes as f64,
             f.peak_rss_kib / 1024
+        );
+    }
+    // The mock is idle from here on, so this process's CPU is the engine's.
+    println!("\nthe engine alone: same tasks, strategies answered in process (no wasm, no HTTP), SQLite + run log");
+    println!("{:>11} {:>9} {:>9} {:>14}", "concurrency", "wall s", "tasks/s", "CPU/node ms");
+    for concurrency in [1, 16] {
+        let (wall, cpu) = engine_only(n, concurrency);
+        let nodes = (n as u64 * NODES_PER_TASK) as f64;
+        println!(
+            "{concurrency:>11} {:>9.2} {:>9.0} {:>14.3}",
+            wall.as_secs_f64(),
+            n as f64 / wall.as_secs_f64(),
+            cpu * 1000.0 / nodes
         );
     }
 }
