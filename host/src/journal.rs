@@ -82,13 +82,17 @@ pub fn check_key(site: CallSite<'_>, request: &CheckRequest) -> String {
 pub struct RouteRecord {
     /// The router plugin and its version.
     pub router: String,
-    /// Provider plugin of the primary choice.
+    /// Provider plugin of the primary choice (left out of a completion's
+    /// record when the completion was served by it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub provider: String,
-    /// Primary model.
+    /// Primary model (left out likewise).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model: String,
     /// The router's reason.
     pub reason: String,
     /// Fallbacks in order, as (provider, model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<(String, String)>,
 }
 
@@ -129,6 +133,7 @@ pub struct CompletionRecord {
     #[serde(skip)]
     pub output_tokens: u64,
     /// Cached input tokens.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub cached_input_tokens: u64,
     /// Why generation stopped.
     pub stop_reason: String,
@@ -163,11 +168,26 @@ impl CompletionRecord {
         }
     }
 
+    /// The record as journaled: the route's choice is left out when it is
+    /// the one that served.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut stored = self.clone();
+        if stored.route.provider == stored.provider && stored.route.model == stored.model {
+            stored.route.provider.clear();
+            stored.route.model.clear();
+        }
+        serde_json::to_value(&stored).expect("completion records serialise")
+    }
+
     /// Reads a record back from its journal entry.
     pub fn from_entry(entry: &JournalEntry) -> Result<Self, serde_json::Error> {
         let mut record: Self = serde_json::from_value(entry.result.clone())?;
         record.input_tokens = entry.input_tokens;
         record.output_tokens = entry.output_tokens;
+        if record.route.provider.is_empty() && record.route.model.is_empty() {
+            record.route.provider.clone_from(&record.provider);
+            record.route.model.clone_from(&record.model);
+        }
         Ok(record)
     }
 
@@ -180,6 +200,10 @@ impl CompletionRecord {
         };
         ModelUse { provider: self.provider.clone(), model: self.model.clone(), reason }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A gate result as journaled.
@@ -273,6 +297,45 @@ mod tests {
         let mut two = request("m", "b");
         two.messages[0].content = "xa".into();
         assert_ne!(completion_key(SITE, &one), completion_key(SITE, &two));
+    }
+
+    #[test]
+    fn completion_records_round_trip_through_their_compact_form() {
+        let route = RouteRecord {
+            router: "router-rules 0.1.0".into(),
+            provider: "openai".into(),
+            model: "gpt-4.1".into(),
+            reason: "cheap is enough".into(),
+            fallbacks: vec![],
+        };
+        let completion = Completion {
+            text: "done".into(),
+            usage: Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: 0 },
+            stop_reason: StopReason::EndTurn,
+            model: "gpt-4.1".into(),
+        };
+        for served_by in ["gpt-4.1", "gpt-4o"] {
+            let record = CompletionRecord::new(
+                "openai",
+                &Completion { model: served_by.into(), ..completion.clone() },
+                route.clone(),
+            );
+            let stored = record.to_json();
+            assert_eq!(stored.get("cached_input_tokens"), None);
+            assert_eq!(stored["route"].get("model").is_some(), served_by != "gpt-4.1", "{stored}");
+            let entry = JournalEntry {
+                key: "k".into(),
+                kind: "completion".into(),
+                plugin: "openai 0.1.0".into(),
+                model: Some(served_by.into()),
+                result: stored,
+                input_tokens: 10,
+                output_tokens: 2,
+                cost_usd: 0.0,
+                duration_ms: 1,
+            };
+            assert_eq!(CompletionRecord::from_entry(&entry).unwrap(), record);
+        }
     }
 
     #[test]

@@ -358,7 +358,7 @@ impl<P: Plugins> TaskRun<P> {
                         kind: "completion".into(),
                         plugin: served.plugin,
                         model: Some(completion.model.clone()),
-                        result: serde_json::to_value(&record).expect("completion records serialise"),
+                        result: record.to_json(),
                         input_tokens: record.input_tokens,
                         output_tokens: record.output_tokens,
                         cost_usd: cost,
