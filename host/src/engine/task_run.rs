@@ -138,10 +138,15 @@ impl<P: Plugins> TaskRun<P> {
         Ok(())
     }
 
+    /// Whether the walk is still re-issuing recorded transitions.
+    fn replaying(&self) -> bool {
+        (self.seq as usize) < self.history.len()
+    }
+
     /// Registers steps (a new plan, a fix step); stored with the next commit
     /// unless they are already recorded.
     pub(crate) fn add_steps(&mut self, steps: Vec<StepRecord>) {
-        let replaying = (self.seq as usize) < self.history.len();
+        let replaying = self.replaying();
         for step in &steps {
             self.steps.entry(step.id.clone()).or_insert(StepState::Pending);
         }
@@ -188,7 +193,10 @@ impl<P: Plugins> TaskRun<P> {
     /// it (the task is then at `resume_to`); stops the walk otherwise.
     pub(crate) async fn escalate(&mut self, stage: &str, reason: String, resume_to: TaskState) -> Result<(), Halt> {
         self.meta.escalation = Some(Escalation { stage: stage.to_owned(), reason: reason.clone(), resume_to });
-        self.pending.last_error = Some(Some(reason.clone()));
+        if !self.replaying() {
+            // A replayed escalation was decided since; its reason is history.
+            self.pending.last_error = Some(Some(reason.clone()));
+        }
         self.move_task(TaskState::AwaitingHuman, format!("needs a person: {reason}"))?;
         let decision = self.history.get(self.seq as usize).filter(|t| t.actor == "human").cloned();
         let Some(decision) = decision else {

@@ -281,6 +281,8 @@ async fn persistent_plan_rejection_waits_for_a_person_whose_comment_reaches_the_
     assert_eq!(fake.calls(), calls_before + 5, "no planning call is repeated: 2 × (implement, review) + gate");
     let implementer = fake.prompts("implementer");
     assert!(implementer[0].contains("ship it, mind the tests"), "{implementer:?}");
+    let task = h.store.task("a").unwrap();
+    assert_eq!((task.last_error, task.meta.escalation), (None, None), "the decided escalation is not reported again");
 }
 
 #[tokio::test]
