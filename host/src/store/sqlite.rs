@@ -253,6 +253,15 @@ fn transition_event(transition: &Transition) -> Event {
     Event { category, status, step, message: transition.message.clone() }
 }
 
+/// The stored state of step `step` of `task`, if the step exists.
+fn step_state(tx: &Tx<'_>, task: &str, step: &str) -> Result<Option<StepState>, StoreError> {
+    let state: Option<String> = tx
+        .prepare_cached("SELECT state FROM steps WHERE task_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row([task, step], |r| r.get(0)).optional())
+        .map_err(|e| StoreError::Corrupt(format!("task `{task}` step `{step}`: {e}")))?;
+    state.map(|s| s.parse().map_err(|e| corrupt("a step state", e))).transpose()
+}
+
 /// Applies one transition to the task row's state (returned) and the steps table.
 fn apply_transition(
     tx: &Tx<'_>,
@@ -274,10 +283,8 @@ fn apply_transition(
         }
         Moved::Step { step, from, to } => {
             let db = |e: rusqlite::Error| StoreError::Corrupt(format!("task `{task}` step `{step}`: {e}"));
-            let stored: String = tx
-                .query_row("SELECT state FROM steps WHERE task_id = ?1 AND id = ?2", [task, step], |r| r.get(0))
-                .map_err(db)?;
-            let stored: StepState = stored.parse().map_err(|e| corrupt("a step state", e))?;
+            let stored = step_state(tx, task, step)?
+                .ok_or_else(|| StoreError::Corrupt(format!("task `{task}` has no step `{step}`")))?;
             if stored != *from {
                 return Err(StoreError::Corrupt(format!(
                     "task `{task}` step `{step}`: transition {} leaves {from}, but the step is {stored}",
@@ -623,22 +630,16 @@ impl Store for SqliteStore {
             // would record it on replay.
             if to == TaskState::Failed
                 && let Some(step) = record.meta.current_step.clone()
+                && let Some(from) = step_state(tx, task, &step)?.filter(|f| f.check(StepState::Failed).is_ok())
             {
-                let state: Option<String> = tx
-                    .query_row("SELECT state FROM steps WHERE task_id = ?1 AND id = ?2", [task, &step], |r| r.get(0))
-                    .optional()
-                    .map_err(&db)?;
-                let from = state.map(|s| s.parse::<StepState>()).transpose().map_err(|e| corrupt("a step state", e))?;
-                if let Some(from) = from.filter(|f| f.check(StepState::Failed).is_ok()) {
-                    transitions.push(Transition {
-                        seq: record.seq + 2,
-                        moved: Moved::Step { step: step.clone(), from, to: StepState::Failed },
-                        actor: "engine".into(),
-                        message: "rejected by a person".into(),
-                        comment: None,
-                        at_ms: 0,
-                    });
-                }
+                transitions.push(Transition {
+                    seq: record.seq + 2,
+                    moved: Moved::Step { step, from, to: StepState::Failed },
+                    actor: "engine".into(),
+                    message: "rejected by a person".into(),
+                    comment: None,
+                    at_ms: 0,
+                });
             }
             let meta = TaskMeta { escalation: None, ..record.meta };
             let commit = Commit { transitions, meta: Some(meta), last_error: Some(error), ..Commit::default() };
