@@ -27,8 +27,7 @@ pub fn render_event(event: &EventRow) -> String {
         (_, Status::Ok) => "✅",
         (_, Status::Info) => "▶️",
     };
-    let category =
-        serde_json::to_value(event.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let category = event.category.as_str();
     let subject = match (&event.task, &event.step) {
         (Some(task), Some(step)) => format!(" `{task}`/`{step}`"),
         (Some(task), None) => format!(" `{task}`"),

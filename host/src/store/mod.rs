@@ -191,6 +191,39 @@ pub enum Status {
     Info,
 }
 
+impl Category {
+    /// Every category.
+    pub const ALL: [Self; 6] =
+        [Self::Task, Self::Routing, Self::LlmCall, Self::QualityGate, Self::Retry, Self::HumanReview];
+
+    /// The name as stored and shown (`llm_call`), the same as its serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Routing => "routing",
+            Self::LlmCall => "llm_call",
+            Self::QualityGate => "quality_gate",
+            Self::Retry => "retry",
+            Self::HumanReview => "human_review",
+        }
+    }
+}
+
+impl Status {
+    /// Every status.
+    pub const ALL: [Self; 4] = [Self::Ok, Self::Failed, Self::Warning, Self::Info];
+
+    /// The name as stored (`ok`), the same as its serde name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+}
+
 /// A log event that is not a transition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

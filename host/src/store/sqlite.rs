@@ -152,13 +152,6 @@ fn load_task(
         .ok_or_else(|| StoreError::UnknownTask(id.to_owned()))?
 }
 
-fn name<T: serde::Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => unreachable!("unit enums serialise to strings, got {other:?}"),
-    }
-}
-
 fn parse_name<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| corrupt("an event field", e))
 }
@@ -186,8 +179,8 @@ fn insert_event(
         task,
         transition.map(|t| t.seq as i64),
         at_ms,
-        name(event.category),
-        name(event.status),
+        event.category.as_str(),
+        event.status.as_str(),
         event.step,
         event.message,
         from,

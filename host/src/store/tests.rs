@@ -263,3 +263,13 @@ fn a_refused_commit_in_a_batch_leaves_the_others_written() {
     }
     assert!(store.history("b").unwrap().is_empty() && store.journal("b").unwrap().is_empty());
 }
+
+#[test]
+fn category_and_status_names_match_their_serde_names() {
+    for category in Category::ALL {
+        assert_eq!(serde_json::to_value(category).unwrap(), category.as_str());
+    }
+    for status in Status::ALL {
+        assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+    }
+}
