@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::ConfigError;
+use crate::store::StoreError;
 use crate::tasks::TasksError;
 
 /// Runs LLM coding tasks through a durable pipeline with sandboxed plugins.
@@ -90,6 +91,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// Store errors about the task the user named are usage errors (exit 2).
+fn store_usage(err: StoreError) -> anyhow::Error {
+    match err {
+        StoreError::UnknownTask(_) | StoreError::NotAwaiting { .. } => UsageError(err.to_string()).into(),
+        other => other.into(),
+    }
+}
 
 /// Logs go to stderr, filtered by `ORCH_LOG` (default: warnings and errors).
 fn init_tracing() {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::UsageError;
+use super::{UsageError, store_usage};
 use crate::config::LoadedConfig;
 use crate::cost::Pricing;
 use crate::engine::{Engine, SandboxPlugins};
@@ -73,11 +73,8 @@ pub async fn run(args: Option<RunArgs>, config: Option<&Path>, store: Option<&Pa
         None => store.tasks(&[])?.into_iter().filter(|t| !t.state.is_terminal()).map(|t| t.spec.id).collect(),
     };
     if let Some(id) = task_id {
-        match store.task(&id) {
-            Ok(_) => ids = vec![id],
-            Err(StoreError::UnknownTask(_)) => return Err(UsageError(format!("no task `{id}` in the store")).into()),
-            Err(e) => return Err(e.into()),
-        }
+        store.task(&id).map_err(store_usage)?;
+        ids = vec![id];
     }
     if ids.is_empty() {
         println!("nothing to do: no unfinished tasks in the store");

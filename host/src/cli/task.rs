@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{ArgGroup, Args};
 
-use super::UsageError;
 use super::output::print_json;
 use super::run::open_store;
+use super::{UsageError, store_usage};
 use crate::config::LoadedConfig;
-use crate::store::{HumanDecision, Moved, Store, StoreError, TaskExport, render_iso};
+use crate::store::{HumanDecision, Moved, Store, TaskExport, render_iso};
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("decision").args(["approve", "reject"])))]
@@ -44,27 +44,19 @@ impl TaskArgs {
     }
 }
 
-/// Errors about the task the user named are usage errors (exit 2).
-fn usage(err: StoreError) -> anyhow::Error {
-    match err {
-        StoreError::UnknownTask(_) | StoreError::NotAwaiting { .. } => UsageError(err.to_string()).into(),
-        other => other.into(),
-    }
-}
-
 pub fn task(args: TaskArgs, config: Option<&Path>, store: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = LoadedConfig::load(config)?;
     let store = open_store(&config, store)?;
     if let Some(decision) = args.decision() {
         let verb = if matches!(decision, HumanDecision::Approve { .. }) { "approved" } else { "rejected" };
-        let state = store.decide(&args.id, decision).map_err(usage)?;
+        let state = store.decide(&args.id, decision).map_err(store_usage)?;
         println!("task {} {verb}; it is now {state}", args.id);
         if state.is_active() {
             println!("it continues on the next `orch run` or `orch resume`");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let export = store.export_task(&args.id).map_err(usage)?;
+    let export = store.export_task(&args.id).map_err(store_usage)?;
     if args.json {
         print_json(&serde_json::to_value(&export).context("rendering the task")?);
     } else {
