@@ -269,6 +269,11 @@ impl<P: Plugins> TaskRun<P> {
         Ok(record)
     }
 
+    /// A journal entry that no longer decodes.
+    fn unreadable(&self, key: &str, error: serde_json::Error) -> EngineError {
+        EngineError::Corrupt(format!("task `{}`: journal entry {key}: {error}", self.id()))
+    }
+
     fn remember(&mut self, entry: JournalEntry) {
         self.journal.insert(entry.key.clone(), entry.clone());
         self.pending.journal.push(entry);
@@ -294,8 +299,7 @@ impl<P: Plugins> TaskRun<P> {
         };
         let key = journal::completion_key(site, &request);
         if let Some(entry) = self.journal.get(&key) {
-            let record = CompletionRecord::from_entry(entry)
-                .map_err(|e| EngineError::Corrupt(format!("task `{}`: journal entry {key}: {e}", self.id())))?;
+            let record = CompletionRecord::from_entry(entry).map_err(|e| self.unreadable(&key, e))?;
             self.meta.models.insert(role_name(role).to_owned(), record.model_use());
             return Ok(record);
         }
@@ -398,8 +402,7 @@ impl<P: Plugins> TaskRun<P> {
         let site = CallSite { role: gate, step: None, round, attempt: 1 };
         let key = journal::check_key(site, &request);
         if let Some(entry) = self.journal.get(&key) {
-            return serde_json::from_value(entry.result.clone())
-                .map_err(|e| EngineError::Corrupt(format!("task `{}`: journal entry {key}: {e}", self.id())).into());
+            return serde_json::from_value(entry.result.clone()).map_err(|e| self.unreadable(&key, e).into());
         }
         self.flush().await?;
         let shared = Arc::clone(&self.shared);
