@@ -186,22 +186,25 @@ impl<P: Plugins> Engine<P> {
         }
         // Finished tasks and tasks waiting for a person are not walked.
         waiting.retain(|(id, _)| !state[id].is_terminal() && state[id] != TaskState::AwaitingHuman);
+        let blocked = |dep: &str, state: &HashMap<String, TaskState>| {
+            format!("blocked: depends on `{dep}`, which is {}", state.get(dep).copied().unwrap_or(TaskState::New))
+        };
         let mut notes: BTreeMap<String, String> = BTreeMap::new();
         let mut running = JoinSet::new();
-        let mut in_flight: HashSet<String> = HashSet::new();
+        // Tasks of this run that may still reach DONE: waiting or running.
+        let mut unfinished: HashSet<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
         let mut errors = 0;
         loop {
-            let pending: HashSet<String> =
-                waiting.iter().map(|(id, _)| id.clone()).chain(in_flight.iter().cloned()).collect();
             let mut i = 0;
             while i < waiting.len() && running.len() < concurrency.max(1) {
                 let deps = &waiting[i].1;
-                if let Some(dep) = deps.iter().find(|d| state[*d] != TaskState::Done && !pending.contains(*d)) {
-                    let note = format!("blocked: depends on `{dep}`, which is {}", state[dep]);
-                    notes.insert(waiting.remove(i).0, note);
+                if let Some(dep) = deps.iter().find(|d| state[*d] != TaskState::Done && !unfinished.contains(*d)) {
+                    let note = blocked(dep, &state);
+                    let (id, _) = waiting.remove(i);
+                    unfinished.remove(&id);
+                    notes.insert(id, note);
                 } else if deps.iter().all(|d| state[d] == TaskState::Done) {
                     let (id, _) = waiting.remove(i);
-                    in_flight.insert(id.clone());
                     let shared = Arc::clone(&self.shared);
                     running.spawn(async move {
                         let result = walk(shared, &id).await;
@@ -215,18 +218,12 @@ impl<P: Plugins> Engine<P> {
                 // Nothing runs, so nothing left can become ready.
                 for (id, deps) in waiting.drain(..) {
                     let dep = deps.iter().find(|d| state[*d] != TaskState::Done).cloned().unwrap_or_default();
-                    notes.insert(
-                        id,
-                        format!(
-                            "blocked: depends on `{dep}`, which is {}",
-                            state.get(&dep).copied().unwrap_or(TaskState::New)
-                        ),
-                    );
+                    notes.insert(id, blocked(&dep, &state));
                 }
                 break;
             };
             let (id, result) = joined.expect("task walks do not panic");
-            in_flight.remove(&id);
+            unfinished.remove(&id);
             let final_state = match result {
                 Ok(final_state) => final_state,
                 Err(err) => {
