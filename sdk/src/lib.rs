@@ -45,6 +45,7 @@
 //! and [`gate::Gate`] (`register!(gate: T)`).
 #![deny(missing_docs)]
 
+pub mod api;
 mod bindings;
 pub mod config;
 pub mod exec;

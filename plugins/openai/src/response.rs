@@ -2,29 +2,26 @@
 //! from `POST /chat/completions` turned into a [`Completion`] or a typed
 //! [`PluginError`] the host can act on (retry, back off, fall back, stop).
 
+use orch_sdk::api::status_error;
 use orch_sdk::provider::{Completion, StopReason, Usage};
 use orch_sdk::{Header, PluginError};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// How much of a body that carries no error message is quoted in an error.
-const BODY_SNIPPET_CHARS: usize = 200;
+/// The API's name in error messages.
+const API: &str = "the chat completions API";
 
 /// Maps one response to the completion it carries or the error it means.
 ///
 /// - 2xx: the first choice's text, usage, stop reason and the serving model
 ///   (empty when the response names none); a body that does not parse or has
 ///   no choices is `transient`.
-/// - 429: `rate-limited`, waiting as long as `retry-after-ms` or
-///   `retry-after` (seconds, possibly fractional) say, when they do.
-/// - 408, 409 and 5xx: `transient`; every other status: `fatal`. Both quote
-///   the status and the API's `error.message`.
+/// - anything else: the error [`status_error`] maps it to, quoting the API's
+///   `error.message`.
 pub fn parse_response(status: u16, headers: &[Header], body: &[u8]) -> Result<Completion, PluginError> {
     match status {
         200..=299 => parse_success(body),
-        429 => Err(PluginError::RateLimited(retry_after_ms(headers))),
-        408 | 409 | 500..=599 => Err(PluginError::Transient(status_message(status, body))),
-        _ => Err(PluginError::Fatal(status_message(status, body))),
+        _ => Err(status_error(status, headers, API, error_message(body), body)),
     }
 }
 
@@ -99,36 +96,6 @@ fn stop_reason(finish_reason: Option<&str>) -> StopReason {
         Some("content_filter") => StopReason::ContentFilter,
         _ => StopReason::Other,
     }
-}
-
-/// How long a 429 asks us to wait, in milliseconds: `retry-after-ms` when
-/// present (the more precise), else `retry-after` in seconds. A value that
-/// is not a non-negative number (e.g. an HTTP date) counts as absent.
-fn retry_after_ms(headers: &[Header]) -> Option<u64> {
-    let header = |name: &str| headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.trim());
-    let number = |value: &str| value.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
-    // Float-to-int `as` saturates, so an absurd wait cannot wrap around.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let to_ms = |n: f64| n.ceil() as u64;
-    header("retry-after-ms")
-        .and_then(number)
-        .map(to_ms)
-        .or_else(|| header("retry-after").and_then(number).map(|secs| to_ms(secs * 1000.0)))
-}
-
-/// `HTTP {status} from the chat completions API: {message}`, the message
-/// being the API's `error.message`, or the start of the body when it has none.
-fn status_message(status: u16, body: &[u8]) -> String {
-    let detail = error_message(body).unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        match text.char_indices().nth(BODY_SNIPPET_CHARS) {
-            _ if text.is_empty() => "(empty body)".to_owned(),
-            Some((cut, _)) => format!("{}…", &text[..cut]),
-            None => text.to_owned(),
-        }
-    });
-    format!("HTTP {status} from the chat completions API: {detail}")
 }
 
 /// The API's own words: `error.message` (OpenAI), or `error` when it is a
@@ -225,33 +192,6 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_reads_retry_after_in_seconds() {
-        assert_eq!(err(429, &[header("Retry-After", "2")], ""), PluginError::RateLimited(Some(2000)));
-        assert_eq!(err(429, &[header("retry-after", " 1.5 ")], ""), PluginError::RateLimited(Some(1500)));
-        assert_eq!(err(429, &[header("retry-after", "0.0004")], ""), PluginError::RateLimited(Some(1)));
-        assert_eq!(err(429, &[header("retry-after", "0")], ""), PluginError::RateLimited(Some(0)));
-    }
-
-    #[test]
-    fn rate_limit_prefers_retry_after_ms() {
-        let both = [header("retry-after", "1"), header("Retry-After-Ms", "250")];
-        assert_eq!(err(429, &both, OPENAI_ERROR), PluginError::RateLimited(Some(250)));
-        assert_eq!(err(429, &[header("retry-after-ms", "12.2")], ""), PluginError::RateLimited(Some(13)));
-        let bad_ms = [header("retry-after-ms", "soon"), header("retry-after", "3")];
-        assert_eq!(err(429, &bad_ms, ""), PluginError::RateLimited(Some(3000)));
-    }
-
-    #[test]
-    fn rate_limit_without_a_usable_hint_has_none() {
-        assert_eq!(err(429, &[], OPENAI_ERROR), PluginError::RateLimited(None));
-        let date = [header("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")];
-        assert_eq!(err(429, &date, ""), PluginError::RateLimited(None));
-        for bad in ["-1", "NaN", "inf", ""] {
-            assert_eq!(err(429, &[header("retry-after", bad)], ""), PluginError::RateLimited(None), "{bad}");
-        }
-    }
-
-    #[test]
     fn timeouts_conflicts_and_server_errors_are_transient() {
         for status in [408, 409, 500, 502, 503, 504, 529, 599] {
             let e = err(status, &[], r#"{"error":{"message":"The server had an error","type":"server_error"}}"#);
@@ -272,13 +212,6 @@ mod tests {
     }
 
     #[test]
-    fn other_statuses_are_fatal() {
-        for status in [100, 301, 304] {
-            assert!(matches!(err(status, &[], ""), PluginError::Fatal(_)), "{status}");
-        }
-    }
-
-    #[test]
     fn error_detail_falls_back_to_the_body() {
         let ollama = err(404, &[], r#"{"error":"model \"llama9\" not found, try pulling it first"}"#);
         assert_eq!(
@@ -287,16 +220,7 @@ mod tests {
                 "HTTP 404 from the chat completions API: model \"llama9\" not found, try pulling it first".into()
             )
         );
-        let html = err(502, &[], "  <html>Bad Gateway</html>\n");
-        assert_eq!(
-            html,
-            PluginError::Transient("HTTP 502 from the chat completions API: <html>Bad Gateway</html>".into())
-        );
-        let empty = err(503, &[], "");
-        assert_eq!(empty, PluginError::Transient("HTTP 503 from the chat completions API: (empty body)".into()));
-        let long = "é".repeat(500);
-        let PluginError::Fatal(message) = err(400, &[], &long) else { panic!("not fatal") };
-        assert!(message.ends_with(&format!("{}…", "é".repeat(200))), "{message}");
-        assert!(message.chars().count() < 260, "{message}");
+        let rate_limited = err(429, &[header("retry-after", "2")], OPENAI_ERROR);
+        assert_eq!(rate_limited, PluginError::RateLimited(Some(2000)));
     }
 }

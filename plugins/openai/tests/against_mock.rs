@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use orch_mock_llm::{Fault, MockLlm, MockReply, MockRequest, Vendor};
-use orch_openai::{ChatRequest, Settings, parse_response};
+use orch_openai::{ChatRequest, endpoint, parse_response};
 use orch_sdk::provider::{Completion, CompletionRequest, Message, MessageRole, StopReason, Usage};
 use orch_sdk::{Header, PluginError};
 use serde_json::Value;
@@ -28,9 +28,9 @@ fn request(json_mode: bool) -> CompletionRequest {
 /// Sends `request` as the plugin would (through the host) and maps the answer.
 async fn complete(mock: &MockLlm, request: &CompletionRequest) -> Result<Completion, PluginError> {
     let base_url = format!("{}/", mock.base_url(Vendor::OpenAi));
-    let settings = Settings::from_lookup(|key| (key == "base_url").then(|| base_url.clone())).unwrap();
+    let endpoint = endpoint(|key| (key == "base_url").then(|| base_url.clone())).unwrap();
     let response = reqwest::Client::new()
-        .post(settings.endpoint())
+        .post(endpoint.url("/chat/completions"))
         .header("authorization", "Bearer sk-injected-by-host")
         .header("content-type", "application/json")
         .body(serde_json::to_vec(&ChatRequest::new(request)).unwrap())
