@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cost::Price;
+use crate::cost::{Budget, Price};
 use crate::engine::{PipelineConfig, Prompts, Settings};
 use crate::retry::RetryConfig;
 use crate::sandbox::{Grants, PluginSource, PluginSpec, builtin};
@@ -52,6 +52,9 @@ pub struct OrchConfig {
     /// Prices in USD per million tokens, by model.
     #[serde(default)]
     pub pricing: BTreeMap<String, Price>,
+    /// Spending limits per task and per run.
+    #[serde(default)]
+    pub budget: Budget,
 }
 
 /// `[store]`.
@@ -146,10 +149,12 @@ impl LoadedConfig {
         let config = &self.config;
         config.pipeline.validate().map_err(invalid)?;
         config.prompts.validate().map_err(invalid)?;
+        config.budget.validate().map_err(invalid)?;
         Ok(Settings {
             pipeline: config.pipeline.clone(),
             retry: config.retry.policy().map_err(invalid)?,
             prompts: config.prompts.clone(),
+            budget: config.budget,
         })
     }
 

@@ -21,6 +21,33 @@ pub struct Price {
     pub cached_input: Option<f64>,
 }
 
+/// `[budget]` in `orch.toml`: the most a task and a run may spend, in USD.
+/// A call that would start once a budget is spent is not made; the task
+/// waits for a person instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Per task, over all its runs (journaled calls count once).
+    pub task_usd: Option<f64>,
+    /// Per `orch run` / `orch resume` (`--max-cost` overrides), counting the
+    /// calls this run makes.
+    pub run_usd: Option<f64>,
+}
+
+impl Budget {
+    /// Checks that the limits are non-negative numbers.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [("task_usd", self.task_usd), ("run_usd", self.run_usd)] {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(format!("[budget] {key} must be a non-negative number of USD, not {v}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Built-in prices (USD per million input / output / cached input tokens).
 const DEFAULT_PRICES: &[(&str, f64, f64, f64)] = &[
     ("claude-opus-4-1", 15.0, 75.0, 1.5),

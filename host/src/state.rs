@@ -118,8 +118,9 @@ impl TaskState {
             CodeReview => &[Implementing, AwaitingHuman, Failed],
             // Failed gates go back to the implementer with the findings.
             QualityGate => &[Done, Implementing, AwaitingHuman, Failed],
-            // A person's approval resumes the stage that escalated.
-            AwaitingHuman => &[Planning, PlanApproved, Implementing, QualityGate, Failed],
+            // A person's approval resumes the stage that escalated (a spent
+            // budget may stop any stage that calls an LLM).
+            AwaitingHuman => &[Planning, PlanReview, PlanApproved, Implementing, CodeReview, QualityGate, Failed],
             Done | Failed => &[],
         }
     }
@@ -277,8 +278,10 @@ mod tests {
         ("QUALITY_GATE", "AWAITING_HUMAN"),
         ("QUALITY_GATE", "FAILED"),
         ("AWAITING_HUMAN", "PLANNING"),
+        ("AWAITING_HUMAN", "PLAN_REVIEW"),
         ("AWAITING_HUMAN", "PLAN_APPROVED"),
         ("AWAITING_HUMAN", "IMPLEMENTING"),
+        ("AWAITING_HUMAN", "CODE_REVIEW"),
         ("AWAITING_HUMAN", "QUALITY_GATE"),
         ("AWAITING_HUMAN", "FAILED"),
     ];

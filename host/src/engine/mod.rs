@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use tokio::task::JoinSet;
 
-use crate::cost::Pricing;
+use crate::cost::{Budget, Pricing};
 use crate::retry::RetryPolicy;
 use crate::state::{IllegalTransition, TaskState};
 use crate::store::{EventRow, Store, StoreError};
@@ -75,6 +75,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// Prompt templates.
     pub prompts: Prompts,
+    /// Spending limits.
+    pub budget: Budget,
 }
 
 /// Receives the events the engine commits (the run log, progress output).
@@ -118,6 +120,8 @@ pub(crate) struct Shared<P: Plugins> {
     pub(crate) pricing: Pricing,
     pub(crate) committer: committer::Committer,
     pub(crate) run: i64,
+    /// USD spent on calls made in this run.
+    pub(crate) run_spent: std::sync::Mutex<f64>,
 }
 
 /// How one task ended in this run.
@@ -164,7 +168,17 @@ impl<P: Plugins> Engine<P> {
         run: i64,
     ) -> Self {
         let committer = committer::Committer::new(Arc::clone(&store), sink);
-        Self { shared: Arc::new(Shared { store, plugins, settings, pricing, committer, run }) }
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                plugins,
+                settings,
+                pricing,
+                committer,
+                run,
+                run_spent: Default::default(),
+            }),
+        }
     }
 
     /// Runs `ids` (in order of preference) with at most `concurrency` at once.

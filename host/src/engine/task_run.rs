@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::plugins::Plugins;
 use super::{EngineError, Shared};
 use crate::journal::{self, CallSite, CheckRecord, CompletionRecord, RouteRecord};
-use crate::retry::{self, Decision, GaveUp};
+use crate::retry::{self, Decision, ErrorKind, GaveUp};
 use crate::sandbox::{
     CheckRequest, CompletionRequest, Message, MessageRole, Risk as WitRisk, Role, RouteRequest, Task as WitTask,
 };
@@ -22,6 +22,12 @@ use crate::store::{
     Category, Commit, Escalation, Event, JournalEntry, Moved, Status, StepRecord, TaskMeta, Transition,
 };
 use crate::tasks::{Risk, TaskSpec};
+
+/// How the message of a move to AWAITING_HUMAN starts; the reason follows.
+const ESCALATION_PREFIX: &str = "needs a person: ";
+
+/// How the reason of a budget escalation starts.
+const BUDGET_EXCEEDED: &str = "budget exceeded";
 
 /// Why a walk ended early.
 #[derive(Debug)]
@@ -68,6 +74,8 @@ pub(crate) struct TaskRun<P: Plugins> {
     pending: Commit,
     /// The latest comment a person left with a decision.
     pub(crate) human: Option<String>,
+    /// Budget escalations a person approved: each grants one more task budget.
+    budget_grants: u32,
 }
 
 impl<P: Plugins> TaskRun<P> {
@@ -88,6 +96,7 @@ impl<P: Plugins> TaskRun<P> {
             meta: TaskMeta::default(),
             pending: Commit::default(),
             human: None,
+            budget_grants: 0,
         })
     }
 
@@ -197,7 +206,7 @@ impl<P: Plugins> TaskRun<P> {
             // A replayed escalation was decided since; its reason is history.
             self.pending.last_error = Some(Some(reason.clone()));
         }
-        self.move_task(TaskState::AwaitingHuman, format!("needs a person: {reason}"))?;
+        self.move_task(TaskState::AwaitingHuman, format!("{ESCALATION_PREFIX}{reason}"))?;
         let decision = self.history.get(self.seq as usize).filter(|t| t.actor == "human").cloned();
         let Some(decision) = decision else {
             self.flush().await?;
@@ -298,6 +307,7 @@ impl<P: Plugins> TaskRun<P> {
             json_mode: matches!(role, Role::Planner | Role::PlanReviewer | Role::CodeReviewer),
         };
         let key = journal::completion_key(site, &request);
+        self.within_budget(self.journal.contains_key(&key)).await?;
         if let Some(entry) = self.journal.get(&key) {
             let record = CompletionRecord::from_entry(entry).map_err(|e| self.unreadable(&key, e))?;
             self.meta.models.insert(role_name(role).to_owned(), record.model_use());
@@ -365,6 +375,7 @@ impl<P: Plugins> TaskRun<P> {
                         ),
                     );
                     self.meta.models.insert(role_name(role).to_owned(), record.model_use());
+                    *shared.run_spent.lock().expect("not poisoned") += cost;
                     self.remember(JournalEntry {
                         key,
                         kind: "completion".into(),
@@ -394,7 +405,67 @@ impl<P: Plugins> TaskRun<P> {
             }
         }
         let gave_up = last.expect("a route has at least one choice");
+        if gave_up.error.kind == ErrorKind::BudgetExceeded {
+            // The provider's own spending limit: a person decides, as for ours.
+            let reason = format!("{BUDGET_EXCEEDED}: {}", gave_up.error.message);
+            let resume_to = self.state;
+            return Err(match self.escalate("budget", reason, resume_to).await {
+                Err(halt) => halt,
+                Ok(()) => unreachable!("a recorded budget escalation is replayed before the call"),
+            });
+        }
         Err(self.fail(format!("{} call failed: {gave_up}", role_name(role))).await)
+    }
+
+    /// Stops before a call once the task's or the run's budget is spent: the
+    /// task waits for a person. A budget escalation recorded at this point of
+    /// the history is replayed instead (the call may have been made and
+    /// journaled since); each one a person approved grants the task one more
+    /// task budget. Only a call that is not `journaled` is checked live.
+    async fn within_budget(&mut self, journaled: bool) -> Result<(), Halt> {
+        loop {
+            let recorded = self
+                .history
+                .get(self.seq as usize)
+                .filter(|t| matches!(t.moved, Moved::Task { to: TaskState::AwaitingHuman, .. }))
+                .and_then(|t| t.message.strip_prefix(ESCALATION_PREFIX))
+                .filter(|reason| reason.starts_with(BUDGET_EXCEEDED))
+                .map(str::to_owned);
+            let reason = match recorded {
+                Some(reason) => reason,
+                None if journaled => return Ok(()),
+                None => match self.budget_exceeded() {
+                    Some(reason) => reason,
+                    None => return Ok(()),
+                },
+            };
+            let resume_to = self.state;
+            self.escalate("budget", reason, resume_to).await?;
+            self.budget_grants += 1;
+        }
+    }
+
+    /// `budget exceeded: spent $X of $Y (…)` when a budget is spent.
+    fn budget_exceeded(&self) -> Option<String> {
+        let budget = self.shared.settings.budget;
+        if let Some(limit) = budget.task_usd {
+            let spent: f64 = self.journal.values().map(|e| e.cost_usd).sum();
+            let allowed = limit * f64::from(self.budget_grants + 1);
+            if spent >= allowed {
+                return Some(format!(
+                    "{BUDGET_EXCEEDED}: spent ${spent:.4} of ${allowed:.4} (task budget, [budget] task_usd)"
+                ));
+            }
+        }
+        if let Some(limit) = budget.run_usd {
+            let spent = *self.shared.run_spent.lock().expect("not poisoned");
+            if spent >= limit {
+                return Some(format!(
+                    "{BUDGET_EXCEEDED}: spent ${spent:.4} of ${limit:.4} (run budget, [budget] run_usd or --max-cost)"
+                ));
+            }
+        }
+        None
     }
 
     /// Runs gate `gate` on the change, from the journal or the plugin.

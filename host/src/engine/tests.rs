@@ -139,6 +139,7 @@ struct Harness {
     _dir: tempfile::TempDir,
     store: Arc<SqliteStore>,
     settings: Settings,
+    pricing: BTreeMap<String, crate::cost::Price>,
     run: i64,
 }
 
@@ -151,7 +152,7 @@ impl Harness {
         settings.retry.backoff = Backoff::Fixed(Duration::from_millis(1));
         settings.pipeline.gates = vec!["lint".into()];
         let run = store.begin_run("test").unwrap().id;
-        Self { _dir: dir, store, settings, run }
+        Self { _dir: dir, store, settings, pricing: BTreeMap::new(), run }
     }
 
     async fn run(&self, fake: &Arc<Fake>, ids: &[&str], concurrency: usize) -> RunReport {
@@ -159,7 +160,7 @@ impl Harness {
             Arc::clone(&self.store) as Arc<dyn Store>,
             Arc::clone(fake),
             self.settings.clone(),
-            Pricing::new(&BTreeMap::new()),
+            Pricing::new(&self.pricing),
             Arc::new(NoSink),
             self.run,
         );
@@ -444,4 +445,105 @@ async fn an_interrupted_run_resumes_without_repeating_journaled_calls() {
         assert_eq!(h.states("a"), reference.states("a"), "cut at {cut}");
         assert_eq!(h.store.journal("a").unwrap().len(), reference.store.journal("a").unwrap().len());
     }
+}
+
+/// Prices every model the fake router names at $0.125 per call of the fake
+/// provider (1,000 input tokens at $125 per million; output free): binary
+/// fractions, so sums compare exactly.
+fn priced(h: &mut Harness) {
+    let price = crate::cost::Price { input: 125.0, output: 0.0, cached_input: None };
+    for role in ["planner", "plan_reviewer", "implementer", "code_reviewer"] {
+        h.pricing.insert(format!("primary-{role}"), price);
+    }
+}
+
+#[tokio::test]
+async fn a_spent_task_budget_stops_calls_and_each_approval_grants_another() {
+    let mut h = Harness::new(&[spec("a", &[])]);
+    priced(&mut h);
+    h.settings.budget.task_usd = Some(0.3);
+    let fake = Arc::new(Fake::new(happy));
+    // plan $0.125, plan review $0.25, implement s1 $0.375: the review of s1 would start over $0.30.
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::AwaitingHuman, "{report:?}");
+    assert_eq!(fake.calls(), 3);
+    let note = report.tasks[0].note.as_deref().unwrap();
+    assert!(note.starts_with("budget exceeded: spent $0.3750 of $0.3000 (task budget"), "{note}");
+    let escalation = h.store.task("a").unwrap().meta.escalation.unwrap();
+    assert_eq!((escalation.stage.as_str(), escalation.resume_to), ("budget", TaskState::CodeReview));
+
+    // Approved: the task may spend another $0.30 (to $0.60), which stops it before the review of s2.
+    h.store.decide("a", HumanDecision::Approve { comment: None }).unwrap();
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::AwaitingHuman, "{report:?}");
+    assert_eq!(fake.calls(), 5, "the journaled calls are not made again");
+    let note = report.tasks[0].note.as_deref().unwrap();
+    assert!(note.starts_with("budget exceeded: spent $0.6250 of $0.6000"), "journaled costs count once: {note}");
+
+    h.store.decide("a", HumanDecision::Approve { comment: None }).unwrap();
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert_eq!(fake.calls(), 7, "6 completions and the gate, each made once");
+    assert_eq!(h.store.task("a").unwrap().cost_usd, 0.75);
+    let states = h.states("a");
+    assert_eq!(states.iter().filter(|s| *s == "AWAITING_HUMAN").count(), 2, "{states:?}");
+}
+
+#[tokio::test]
+async fn a_spent_run_budget_stops_every_task_and_a_new_run_counts_only_its_own_calls() {
+    let mut h = Harness::new(&[spec("a", &[]), spec("b", &[])]);
+    priced(&mut h);
+    h.settings.budget.run_usd = Some(0.5);
+    let fake = Arc::new(Fake::new(happy));
+    let report = h.run(&fake, &["a", "b"], 1).await;
+    // a: plan, review, implement s1, review s1 = $0.50; then nothing more starts in this run.
+    assert_eq!(fake.calls(), 4);
+    for outcome in &report.tasks {
+        assert_eq!(outcome.state, TaskState::AwaitingHuman, "{report:?}");
+        let note = outcome.note.as_deref().unwrap();
+        assert!(note.starts_with("budget exceeded: spent $0.5000 of $0.5000 (run budget"), "{note}");
+    }
+    assert_eq!(h.states("b"), ["PLANNING", "AWAITING_HUMAN"]);
+
+    h.store.decide("a", HumanDecision::Approve { comment: None }).unwrap();
+    h.store.decide("b", HumanDecision::Approve { comment: None }).unwrap();
+    // A new run has its own $0.50: a's journaled $0.50 is not counted again.
+    let report = h.run(&fake, &["a", "b"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert_eq!(report.tasks[1].state, TaskState::AwaitingHuman, "{report:?}");
+    // a: implement s2, review s2, gate ($0.25); b: plan, review ($0.50), then stopped.
+    assert_eq!(fake.calls(), 4 + 3 + 2);
+    assert_eq!(h.store.task("a").unwrap().cost_usd, 0.75);
+    assert_eq!(h.store.task("b").unwrap().cost_usd, 0.25);
+}
+
+#[tokio::test]
+async fn a_provider_saying_budget_exceeded_sends_the_task_to_a_person() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match role {
+        "plan reviewer" => Err(CallError::new(ErrorKind::BudgetExceeded, "monthly quota used up")),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::AwaitingHuman, "{report:?}");
+    assert_eq!(report.tasks[0].note.as_deref(), Some("budget exceeded: monthly quota used up"));
+    assert_eq!(fake.calls(), 2, "no retry and no fallback");
+    assert_eq!(h.states("a"), ["PLANNING", "PLAN_REVIEW", "AWAITING_HUMAN"]);
+}
+
+#[tokio::test]
+async fn an_unusable_review_escalates_and_an_approval_resumes_without_repeating_calls() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match role {
+        "plan reviewer" => Ok("looks fine to me".into()),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::AwaitingHuman, "{report:?}");
+    assert!(report.tasks[0].note.as_deref().unwrap().contains("not a valid verdict"), "{report:?}");
+    assert_eq!(fake.calls(), 4, "a plan and three tries of its review");
+    h.store.decide("a", HumanDecision::Approve { comment: None }).unwrap();
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert_eq!(fake.calls(), 4 + 5);
 }
