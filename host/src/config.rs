@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::cost::{Budget, Price};
 use crate::engine::{PipelineConfig, Prompts, Settings};
+use crate::limits::RateLimit;
 use crate::retry::RetryConfig;
 use crate::sandbox::{Grants, PluginSource, PluginSpec, builtin};
 use crate::store::Synchronous;
@@ -81,6 +82,10 @@ pub struct PluginConfig {
     pub memory_mb: Option<u64>,
     /// Time limit per call in milliseconds.
     pub timeout_ms: Option<u64>,
+    /// A provider's calls in flight at once, across all tasks.
+    pub max_concurrency: Option<usize>,
+    /// A provider's calls started in any 60 seconds, across all tasks.
+    pub requests_per_minute: Option<u32>,
     /// What the plugin may do.
     #[serde(default)]
     pub grants: Grants,
@@ -155,7 +160,28 @@ impl LoadedConfig {
             retry: config.retry.policy().map_err(invalid)?,
             prompts: config.prompts.clone(),
             budget: config.budget,
+            rate_limits: self.rate_limits()?,
         })
+    }
+
+    /// The rate limits of every plugin section that sets any.
+    fn rate_limits(&self) -> Result<BTreeMap<String, RateLimit>, ConfigError> {
+        let mut limits = BTreeMap::new();
+        for (name, section) in &self.config.plugins {
+            let limit = RateLimit {
+                max_concurrency: section.max_concurrency,
+                requests_per_minute: section.requests_per_minute,
+            };
+            limit.validate().map_err(|message| ConfigError::Plugin {
+                path: self.shown_path(),
+                plugin: name.clone(),
+                message,
+            })?;
+            if limit != RateLimit::default() {
+                limits.insert(name.clone(), limit);
+            }
+        }
+        Ok(limits)
     }
 
     /// The display name of the config file, for messages.
@@ -301,6 +327,26 @@ strong = { provider = "openai", model = "gpt-5" }
         let settings = LoadedConfig::from_text(Some(user), None).unwrap().settings().unwrap();
         assert_eq!((settings.pipeline.concurrency, settings.retry.max_attempts), (7, 5));
         assert_eq!(settings.pipeline.max_review_rounds, 3, "untouched keys keep their defaults");
+    }
+
+    #[test]
+    fn rate_limits_come_from_plugin_sections() {
+        let user = "[plugins.router-rules]\nmax_concurrency = 2\nrequests_per_minute = 50\n";
+        let settings = LoadedConfig::from_text(Some(user), None).unwrap().settings().unwrap();
+        let expected = RateLimit { max_concurrency: Some(2), requests_per_minute: Some(50) };
+        assert_eq!(settings.rate_limits, BTreeMap::from([("router-rules".to_owned(), expected)]));
+        let err = LoadedConfig::from_text(Some("[plugins.router-rules]\nrequests_per_minute = 0\n"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[plugins.router-rules]") && err.contains("at least 1"), "{err}");
+    }
+
+    #[test]
+    fn budgets_must_be_non_negative() {
+        let settings = LoadedConfig::from_text(Some("[budget]\ntask_usd = 1.5\n"), None).unwrap().settings().unwrap();
+        assert_eq!((settings.budget.task_usd, settings.budget.run_usd), (Some(1.5), None));
+        let err = LoadedConfig::from_text(Some("[budget]\nrun_usd = -1.0\n"), None).unwrap_err().to_string();
+        assert!(err.contains("[budget] run_usd must be a non-negative number"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod cost;
 pub mod engine;
 pub mod journal;
+pub mod limits;
 pub mod retry;
 pub mod runlog;
 pub mod sandbox;

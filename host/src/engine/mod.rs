@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 
 use crate::cost::{Budget, Pricing};
+use crate::limits::{Limits, RateLimit};
 use crate::retry::RetryPolicy;
 use crate::state::{IllegalTransition, TaskState};
 use crate::store::{EventRow, Store, StoreError};
@@ -77,6 +78,8 @@ pub struct Settings {
     pub prompts: Prompts,
     /// Spending limits.
     pub budget: Budget,
+    /// Rate limits by provider.
+    pub rate_limits: BTreeMap<String, RateLimit>,
 }
 
 /// Receives the events the engine commits (the run log, progress output).
@@ -120,6 +123,7 @@ pub(crate) struct Shared<P: Plugins> {
     pub(crate) pricing: Pricing,
     pub(crate) committer: committer::Committer,
     pub(crate) run: i64,
+    pub(crate) limits: Limits,
     /// USD spent on calls made in this run.
     pub(crate) run_spent: std::sync::Mutex<f64>,
 }
@@ -168,17 +172,10 @@ impl<P: Plugins> Engine<P> {
         run: i64,
     ) -> Self {
         let committer = committer::Committer::new(Arc::clone(&store), sink);
-        Self {
-            shared: Arc::new(Shared {
-                store,
-                plugins,
-                settings,
-                pricing,
-                committer,
-                run,
-                run_spent: Default::default(),
-            }),
-        }
+        let limits = Limits::new(&settings.rate_limits);
+        let shared =
+            Shared { store, plugins, settings, pricing, committer, run, limits, run_spent: Default::default() };
+        Self { shared: Arc::new(shared) }
     }
 
     /// Runs `ids` (in order of preference) with at most `concurrency` at once.

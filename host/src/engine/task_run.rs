@@ -332,7 +332,10 @@ impl<P: Plugins> TaskRun<P> {
             let mut notices = Vec::new();
             let outcome = retry::retry(
                 &shared.settings.retry,
-                |_| shared.plugins.complete(&choice.provider, &request),
+                |_| async {
+                    let _permit = shared.limits.acquire(&choice.provider).await;
+                    shared.plugins.complete(&choice.provider, &request).await
+                },
                 |n| {
                     notices.push(format!(
                         "{} {}/{} attempt {} failed ({}); retrying in {} ms",

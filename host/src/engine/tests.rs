@@ -547,3 +547,20 @@ async fn an_unusable_review_escalates_and_an_approval_resumes_without_repeating_
     assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
     assert_eq!(fake.calls(), 4 + 5);
 }
+
+#[tokio::test]
+async fn a_providers_concurrency_limit_holds_across_tasks() {
+    let h = Harness::new(&[spec("a", &[]), spec("b", &[]), spec("c", &[])]);
+    let fake = Arc::new(Fake::new(happy));
+    h.run(&fake, &["a", "b", "c"], 3).await;
+    assert!(fake.max_live.load(Ordering::SeqCst) > 1, "without a limit the tasks' calls overlap");
+
+    let mut h = Harness::new(&[spec("a", &[]), spec("b", &[]), spec("c", &[])]);
+    h.settings
+        .rate_limits
+        .insert("fake".into(), crate::limits::RateLimit { max_concurrency: Some(1), requests_per_minute: None });
+    let fake = Arc::new(Fake::new(happy));
+    let report = h.run(&fake, &["a", "b", "c"], 3).await;
+    assert_eq!(report.count(TaskState::Done), 3, "{report:?}");
+    assert_eq!(fake.max_live.load(Ordering::SeqCst), 1);
+}
