@@ -5,6 +5,7 @@
 //! rate. An unknown model costs 0, with one warning per model.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound;
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -51,15 +52,19 @@ impl Budget {
 /// Built-in prices (USD per million input / output / cached input tokens).
 const DEFAULT_PRICES: &[(&str, f64, f64, f64)] = &[
     ("claude-opus-4-1", 15.0, 75.0, 1.5),
+    ("claude-opus-4-5", 5.0, 25.0, 0.5),
     ("claude-sonnet-4-5", 3.0, 15.0, 0.3),
     ("claude-haiku-4-5", 1.0, 5.0, 0.1),
     ("gpt-5", 1.25, 10.0, 0.125),
     ("gpt-5-mini", 0.25, 2.0, 0.025),
+    ("gpt-5-nano", 0.05, 0.4, 0.005),
     ("gpt-4.1", 2.0, 8.0, 0.5),
+    ("gpt-4.1-mini", 0.4, 1.6, 0.1),
     ("gpt-4o", 2.5, 10.0, 1.25),
     ("gpt-4o-mini", 0.15, 0.6, 0.075),
     ("gemini-2.5-pro", 1.25, 10.0, 0.31),
     ("gemini-2.5-flash", 0.3, 2.5, 0.075),
+    ("gemini-2.5-flash-lite", 0.1, 0.4, 0.025),
 ];
 
 /// The pricing table in force.
@@ -82,9 +87,21 @@ impl Pricing {
         Self { prices, warned: Mutex::default() }
     }
 
-    /// The price of `model`, if known.
+    /// The price of `model`, if known: its own entry, else that of the
+    /// longest known name it extends with a version suffix, so
+    /// `claude-sonnet-4-5-20250929`, `gpt-4o-2024-08-06` and
+    /// `models/gemini-2.5-flash` find their family's price.
     pub fn price(&self, model: &str) -> Option<Price> {
-        self.prices.get(model).copied()
+        let model = model.strip_prefix("models/").unwrap_or(model);
+        if let Some(price) = self.prices.get(model) {
+            return Some(*price);
+        }
+        self.prices
+            .range::<str, _>((Bound::Unbounded, Bound::Excluded(model)))
+            .rev()
+            .take_while(|(name, _)| model.starts_with(name.chars().next().unwrap_or_default()))
+            .find(|(name, _)| model.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with(['-', '@'])))
+            .map(|(_, price)| *price)
     }
 
     /// USD for one call's usage.
@@ -117,6 +134,21 @@ mod tests {
         let cost = pricing.cost("claude-sonnet-4-5", 10_000, 1_000, 2_000);
         assert!((cost - 0.0396).abs() < 1e-12, "{cost}");
         assert_eq!(pricing.cost("unknown-model", 1_000_000, 1_000_000, 0), 0.0);
+    }
+
+    #[test]
+    fn dated_and_prefixed_names_find_their_family() {
+        let pricing = Pricing::new(&BTreeMap::new());
+        let price = |model: &str| pricing.price(model).map(|p| (p.input, p.output));
+        assert_eq!(price("claude-sonnet-4-5-20250929"), Some((3.0, 15.0)));
+        assert_eq!(price("claude-sonnet-4-5@20250929"), Some((3.0, 15.0)));
+        assert_eq!(price("gpt-4o-2024-08-06"), Some((2.5, 10.0)));
+        assert_eq!(price("gpt-4o-mini-2024-07-18"), Some((0.15, 0.6)), "the longest family wins");
+        assert_eq!(price("models/gemini-2.5-flash"), Some((0.3, 2.5)));
+        assert_eq!(price("gemini-2.5-flash-lite-preview-06-17"), Some((0.1, 0.4)));
+        assert_eq!(price("gpt-4"), None, "a shorter name is another model");
+        assert_eq!(price("gpt-4os"), None, "a suffix must start a version");
+        assert_eq!(price("llama3.1:8b"), None);
     }
 
     #[test]
