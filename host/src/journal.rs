@@ -77,6 +77,25 @@ pub fn check_key(site: CallSite<'_>, request: &CheckRequest) -> String {
     site.key("check", &h.finish())
 }
 
+/// The name a stop reason is stored under.
+pub fn stop_reason_name(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::EndTurn => "end_turn",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::StopSequence => "stop_sequence",
+        StopReason::ContentFilter => "content_filter",
+        StopReason::Other => "other",
+    }
+}
+
+/// The stop reason stored as `name` (`other` for a name it does not know).
+pub fn stop_reason_from_name(name: &str) -> StopReason {
+    [StopReason::EndTurn, StopReason::MaxTokens, StopReason::StopSequence, StopReason::ContentFilter]
+        .into_iter()
+        .find(|r| stop_reason_name(*r) == name)
+        .unwrap_or(StopReason::Other)
+}
+
 /// A routing decision as journaled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteRecord {
@@ -149,19 +168,12 @@ impl CompletionRecord {
     /// Records `completion` as served by `provider` under `route`.
     pub fn new(provider: &str, completion: &Completion, route: RouteRecord) -> Self {
         let Usage { input_tokens, output_tokens, cached_input_tokens } = completion.usage;
-        let stop_reason = match completion.stop_reason {
-            StopReason::EndTurn => "end_turn",
-            StopReason::MaxTokens => "max_tokens",
-            StopReason::StopSequence => "stop_sequence",
-            StopReason::ContentFilter => "content_filter",
-            StopReason::Other => "other",
-        };
         Self {
             text: completion.text.clone(),
             input_tokens,
             output_tokens,
             cached_input_tokens,
-            stop_reason: stop_reason.to_owned(),
+            stop_reason: stop_reason_name(completion.stop_reason).to_owned(),
             provider: provider.to_owned(),
             model: completion.model.clone(),
             route,

@@ -7,6 +7,7 @@ pub mod cost;
 pub mod engine;
 pub mod journal;
 pub mod limits;
+pub mod replay;
 pub mod retry;
 pub mod runlog;
 pub mod sandbox;

@@ -45,11 +45,11 @@ pub struct Permit {
 
 /// The limits of every provider that has any.
 #[derive(Default)]
-pub struct Limits {
+pub struct RateLimits {
     by_provider: HashMap<String, Limiter>,
 }
 
-impl Limits {
+impl RateLimits {
     /// Limiters for `limits` (provider name → limits).
     pub fn new(limits: &BTreeMap<String, RateLimit>) -> Self {
         let by_provider = limits
@@ -102,8 +102,8 @@ mod tests {
 
     use super::*;
 
-    fn limits(provider: &str, limit: RateLimit) -> Arc<Limits> {
-        Arc::new(Limits::new(&BTreeMap::from([(provider.to_owned(), limit)])))
+    fn limits(provider: &str, limit: RateLimit) -> Arc<RateLimits> {
+        Arc::new(RateLimits::new(&BTreeMap::from([(provider.to_owned(), limit)])))
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio::task::JoinSet;
 
 use crate::cost::{Budget, Pricing};
-use crate::limits::{Limits, RateLimit};
+use crate::limits::{RateLimit, RateLimits};
 use crate::retry::RetryPolicy;
 use crate::state::{IllegalTransition, TaskState};
 use crate::store::{EventRow, Store, StoreError};
@@ -123,7 +123,7 @@ pub(crate) struct Shared<P: Plugins> {
     pub(crate) pricing: Pricing,
     pub(crate) committer: committer::Committer,
     pub(crate) run: i64,
-    pub(crate) limits: Limits,
+    pub(crate) limits: RateLimits,
     /// USD spent on calls made in this run.
     pub(crate) run_spent: std::sync::Mutex<f64>,
 }
@@ -172,7 +172,7 @@ impl<P: Plugins> Engine<P> {
         run: i64,
     ) -> Self {
         let committer = committer::Committer::new(Arc::clone(&store), sink);
-        let limits = Limits::new(&settings.rate_limits);
+        let limits = RateLimits::new(&settings.rate_limits);
         let shared =
             Shared { store, plugins, settings, pricing, committer, run, limits, run_spent: Default::default() };
         Self { shared: Arc::new(shared) }
