@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::cost::{Budget, Price};
 use crate::engine::{PipelineConfig, Prompts, Settings};
 use crate::limits::RateLimit;
+use crate::replay::ReplayConfig;
 use crate::retry::RetryConfig;
 use crate::sandbox::{Grants, PluginSource, PluginSpec, builtin};
 use crate::store::Synchronous;
@@ -56,6 +57,9 @@ pub struct OrchConfig {
     /// Spending limits per task and per run.
     #[serde(default)]
     pub budget: Budget,
+    /// When LLM replies come from a cassette.
+    #[serde(default)]
+    pub replay: ReplayConfig,
 }
 
 /// `[store]`.
@@ -192,6 +196,11 @@ impl LoadedConfig {
     /// The directory relative plugin paths are resolved against.
     fn base_dir(&self) -> PathBuf {
         self.path.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default()
+    }
+
+    /// `path` as written in the config file: relative to the file's directory.
+    pub fn relative_to_config(&self, path: &Path) -> PathBuf {
+        self.base_dir().join(path)
     }
 
     /// The load spec of every configured plugin, by name.

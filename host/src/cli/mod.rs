@@ -38,7 +38,7 @@ enum Command {
     /// Add the tasks of a file to the store and drive them through the pipeline.
     Run(run::RunArgs),
     /// Continue every unfinished task in the store.
-    Resume,
+    Resume(run::RunOptions),
     /// Show one task, or approve or reject a task that waits for a person.
     Task(task::TaskArgs),
     /// Restore a task exported with `orch task ID --json`.
@@ -79,8 +79,11 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => run::run(Some(args), cli.config.as_deref(), cli.store.as_deref()).await,
-        Command::Resume => run::run(None, cli.config.as_deref(), cli.store.as_deref()).await,
+        Command::Run(args) => run::run(args, cli.config.as_deref(), cli.store.as_deref()).await,
+        Command::Resume(options) => {
+            let args = run::RunArgs { tasks: None, task_id: None, options };
+            run::run(args, cli.config.as_deref(), cli.store.as_deref()).await
+        }
         Command::Task(args) => task::task(args, cli.config.as_deref(), cli.store.as_deref()),
         Command::Import(args) => task::import(args, cli.config.as_deref(), cli.store.as_deref()),
         Command::Plugin(command) => plugin::run(command, cli.config.as_deref()).await,

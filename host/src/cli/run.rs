@@ -14,8 +14,9 @@ use super::{UsageError, store_usage};
 use crate::config::LoadedConfig;
 use crate::cost::Pricing;
 use crate::engine::{Engine, SandboxPlugins};
+use crate::replay::{Offline, ReplayMode};
 use crate::runlog::{self, RUN_LOG_FILE, RunLog};
-use crate::sandbox::Runtime;
+use crate::sandbox::{EnvSecrets, Runtime};
 use crate::state::TaskState;
 use crate::store::{SqliteStore, Store, StoreError};
 use crate::tasks;
@@ -23,14 +24,57 @@ use crate::tasks;
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Tasks file (YAML, TOML or JSON); its new tasks are added to the store.
-    tasks: Option<PathBuf>,
+    pub tasks: Option<PathBuf>,
     /// Run only this task.
     #[arg(long, value_name = "ID")]
-    task_id: Option<String>,
+    pub task_id: Option<String>,
+    #[command(flatten)]
+    pub options: RunOptions,
+}
+
+/// What `orch run` and `orch resume` share.
+#[derive(Debug, Args)]
+pub struct RunOptions {
     /// Tasks run at once (default: [pipeline] concurrency).
     #[arg(long, value_name = "N")]
     concurrency: Option<usize>,
+    /// Most USD this run may spend (default: [budget] run_usd).
+    #[arg(long, value_name = "USD")]
+    max_cost: Option<f64>,
+    /// Serve every LLM call from this cassette; no provider is called.
+    #[arg(long, value_name = "CASSETTE", conflicts_with = "record")]
+    replay: Option<PathBuf>,
+    /// Call the providers and append their replies to this cassette.
+    #[arg(long, value_name = "CASSETTE")]
+    record: Option<PathBuf>,
 }
+
+impl RunOptions {
+    /// The replay mode and cassette: `--replay`/`--record`, else `[replay]`,
+    /// the cassette defaulting to `TASKS.cassette.jsonl` beside the tasks
+    /// file, else `orch.cassette.jsonl`.
+    fn cassette(&self, config: &LoadedConfig, tasks_file: Option<&Path>) -> (ReplayMode, PathBuf) {
+        if let Some(path) = &self.replay {
+            return (ReplayMode::Replay, path.clone());
+        }
+        if let Some(path) = &self.record {
+            return (ReplayMode::Record, path.clone());
+        }
+        let replay = &config.config.replay;
+        let path = match (&replay.cassette, tasks_file) {
+            (Some(path), _) => config.relative_to_config(path),
+            (None, Some(tasks)) => {
+                let stem = tasks.file_stem().unwrap_or_default().to_string_lossy();
+                tasks.with_file_name(format!("{stem}.{CASSETTE_SUFFIX}"))
+            }
+            (None, None) => PathBuf::from(format!("orch.{CASSETTE_SUFFIX}")),
+        };
+        (replay.mode, path)
+    }
+}
+
+/// How a cassette's file name ends.
+const CASSETTE_SUFFIX: &str = "cassette.jsonl";
 
 /// The store: `--store`, else `[store] path`, else `.orch/orch.db`.
 pub fn open_store(config: &LoadedConfig, explicit: Option<&Path>) -> Result<SqliteStore, StoreError> {
@@ -41,19 +85,23 @@ pub fn open_store(config: &LoadedConfig, explicit: Option<&Path>) -> Result<Sqli
     SqliteStore::open(&path, config.config.store.synchronous)
 }
 
-/// `orch run` (or `orch resume` when `args` is `None`).
-pub async fn run(args: Option<RunArgs>, config: Option<&Path>, store: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// `orch run` (or `orch resume`, without a tasks file or task id).
+pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = LoadedConfig::load(config)?;
-    let settings = config.settings()?;
+    let mut settings = config.settings()?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let (tasks_file, task_id, concurrency) = match args {
-        Some(a) => (a.tasks, a.task_id, a.concurrency),
-        None => (None, None, None),
-    };
-    let concurrency = concurrency.unwrap_or(settings.pipeline.concurrency);
+    let RunArgs { tasks: tasks_file, task_id, options } = args;
+    let concurrency = options.concurrency.unwrap_or(settings.pipeline.concurrency);
     if concurrency == 0 {
         return Err(UsageError("--concurrency must be at least 1".into()).into());
     }
+    if let Some(usd) = options.max_cost {
+        if !(usd.is_finite() && usd >= 0.0) {
+            return Err(UsageError(format!("--max-cost must be a non-negative number of USD, not {usd}")).into());
+        }
+        settings.budget.run_usd = Some(usd);
+    }
+    let (mode, cassette) = options.cassette(&config, tasks_file.as_deref());
     // Read the whole file before touching the store.
     let file = tasks_file.as_deref().map(tasks::load).transpose()?;
     let store: Arc<dyn Store> = Arc::new(open_store(&config, store)?);
@@ -84,6 +132,11 @@ pub async fn run(args: Option<RunArgs>, config: Option<&Path>, store: Option<&Pa
     let runtime = Runtime::builder().build()?;
     let gates = settings.pipeline.gates.clone();
     let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router, &gates).await?;
+    let missing_keys = plugins.providers_missing_secrets(&EnvSecrets);
+    let plugins = Offline::new(plugins, mode, cassette, missing_keys).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(note) = plugins.describe() {
+        eprintln!("{note}");
+    }
     let run = store.begin_run(&command)?;
     let log = Arc::new(
         RunLog::open(Path::new(RUN_LOG_FILE), &runlog::render_header(&run, ids.len(), concurrency))

@@ -12,7 +12,7 @@ use crate::config::LoadedConfig;
 use crate::retry::{CallError, ErrorKind};
 use crate::sandbox::{
     CheckRequest, CheckResult, Completion, CompletionRequest, LoadedPlugin, PluginKind, RouteDecision, RouteRequest,
-    Runtime,
+    Runtime, SecretSource,
 };
 
 /// A result and the plugin (name and version) that produced it.
@@ -90,6 +90,18 @@ impl SandboxPlugins {
             gates_in_use.insert(gate.clone(), Arc::clone(plugin));
         }
         Ok(Self { router, providers, gates: gates_in_use })
+    }
+
+    /// Providers that need a secret `secrets` does not have, each with the
+    /// first such secret's name.
+    pub fn providers_missing_secrets(&self, secrets: &dyn SecretSource) -> BTreeMap<String, String> {
+        self.providers
+            .iter()
+            .filter_map(|(name, plugin)| {
+                let missing = plugin.info().capabilities.secrets.iter().find(|s| secrets.get(s).is_none())?;
+                Some((name.clone(), missing.clone()))
+            })
+            .collect()
     }
 
     fn named<'a>(

@@ -5,7 +5,8 @@
 //! Messages (`POST /v1/messages`) and Gemini
 //! (`POST /v1beta/models/{model}:generateContent`). Each request is normalised
 //! to a [`MockRequest`] and answered by a responder you supply (by default
-//! [`echo`], which repeats the last user message), rendered back in the
+//! [`echo`], which repeats the last user message; [`pipeline`] plays every
+//! role of orch's default prompts), rendered back in the
 //! caller's format. A fault script injects errors, hangs, garbage and dropped
 //! connections; every call is logged for assertions.
 //!
@@ -31,11 +32,13 @@
 mod fault;
 mod http1;
 mod log;
+mod pipeline;
 mod reply;
 mod server;
 mod wire;
 
 pub use fault::{Fault, FaultPredicate};
 pub use log::RecordedRequest;
+pub use pipeline::pipeline;
 pub use reply::{MockReply, MockRequest, Responder, Vendor, echo};
 pub use server::{MockLlm, MockLlmBuilder};

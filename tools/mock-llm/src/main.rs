@@ -5,23 +5,26 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use orch_mock_llm::{MockLlm, MockRequest, Vendor, echo};
+use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor, echo, pipeline};
 
-const USAGE: &str = "usage: mock-llm [--port N] [--latency-ms N] [--verbose]
+const USAGE: &str = "usage: mock-llm [--port N] [--latency-ms N] [--responder echo|pipeline] [--verbose]
 
-Serves the OpenAI, Anthropic and Gemini wire formats on 127.0.0.1, answering
-every request with the last user message. --port 0 (the default) lets the OS
-choose the port. --verbose prints one line per request on standard error.";
+Serves the OpenAI, Anthropic and Gemini wire formats on 127.0.0.1. The `echo`
+responder (the default) answers every request with its last user message;
+`pipeline` answers orch's default prompts as a cooperative model would (plans,
+verdicts, diffs). --port 0 (the default) lets the OS choose the port.
+--verbose prints one line per request on standard error.";
 
 /// Command-line settings.
 struct Args {
     port: u16,
     latency: Duration,
+    responder: fn(&MockRequest) -> MockReply,
     verbose: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut parsed = Args { port: 0, latency: Duration::ZERO, verbose: false };
+    let mut parsed = Args { port: 0, latency: Duration::ZERO, responder: echo, verbose: false };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -29,6 +32,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--latency-ms" => {
                 let ms: u64 = value("--latency-ms")?.parse().map_err(|e| format!("--latency-ms: {e}"))?;
                 parsed.latency = Duration::from_millis(ms);
+            }
+            "--responder" => {
+                parsed.responder = match value("--responder")?.as_str() {
+                    "echo" => echo,
+                    "pipeline" => pipeline,
+                    other => return Err(format!("--responder: `{other}` is not echo or pipeline")),
+                }
             }
             "--verbose" | "-v" => parsed.verbose = true,
             "--help" | "-h" => return Err(String::new()),
@@ -62,7 +72,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let verbose = args.verbose;
+        let (verbose, responder) = (args.verbose, args.responder);
         let mock = MockLlm::builder()
             .bind(([127, 0, 0, 1], args.port).into())
             .latency(args.latency)
@@ -75,7 +85,7 @@ fn run(args: Args) -> std::io::Result<()> {
                         request.vendor, request.path, request.model
                     );
                 }
-                echo(request)
+                responder(request)
             })
             .start()
             .await?;

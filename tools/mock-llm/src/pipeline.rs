@@ -1,0 +1,189 @@
+//! [`pipeline`]: a responder that plays every role of orch's default prompts
+//! the way a cooperative model would — a plan in the expected JSON shape,
+//! verdicts, a diff per step — deterministically, so recordings of it are
+//! stable. It asks for one revision of plans for API work whose plan does not
+//! cover the empty page and a bad cursor, to show the review loop.
+
+use crate::reply::{MockReply, MockRequest};
+
+/// The task as the default prompts state it: `Task ID (risk: R, area: A):`
+/// then the goal, or `Task ID: GOAL` for the implementer and code reviewer.
+struct TaskLine<'a> {
+    id: &'a str,
+    risk: &'a str,
+    area: &'a str,
+    goal: &'a str,
+    files: Vec<&'a str>,
+}
+
+impl<'a> TaskLine<'a> {
+    fn parse(prompt: &'a str) -> Self {
+        let mut lines = prompt.lines().skip_while(|l| !l.starts_with("Task "));
+        let head = lines.next().unwrap_or_default().trim_start_matches("Task ");
+        let (id, rest) = head.split_once([' ', ':']).unwrap_or((head, ""));
+        let field = |name: &str| {
+            rest.split_once(&format!("{name}: ")).map(|(_, v)| v.split([',', ')']).next().unwrap_or_default())
+        };
+        let (risk, area, goal) = match (field("risk"), field("area")) {
+            (Some(risk), Some(area)) => (risk, area, lines.next().unwrap_or_default()),
+            _ => ("medium", "code", rest.trim_start_matches(':').trim()),
+        };
+        let files = prompt.lines().filter_map(|l| l.strip_prefix("file: ")).collect();
+        Self { id, risk, area, goal, files }
+    }
+
+    /// The file a change for this task touches.
+    fn main_file(&self) -> String {
+        match self.files.first() {
+            Some(file) => (*file).to_owned(),
+            None if self.area == "docs" => "README.md".to_owned(),
+            None => format!("src/{}/{}.py", self.area, self.id.replace('-', "_")),
+        }
+    }
+}
+
+/// Answers a request written with orch's default prompts; anything else is
+/// echoed back.
+pub fn pipeline(request: &MockRequest) -> MockReply {
+    let system = request.system.as_deref().unwrap_or_default();
+    let first_user = request.messages.iter().find(|(role, _)| role == "user").map_or("", |(_, c)| c.as_str());
+    let task = TaskLine::parse(first_user);
+    let text = if system.contains("You are the planner") {
+        plan(&task, first_user.contains("The reviewer rejected the previous plan"))
+    } else if system.contains("You are the plan reviewer") {
+        review_plan(&task, first_user)
+    } else if system.contains("You are the implementer") {
+        implement(&task, first_user)
+    } else if system.contains("You are the code reviewer") {
+        r#"{"verdict": "approved", "concerns": [], "summary": "The change does what the step asks and keeps the public API; the tests cover it."}"#.to_owned()
+    } else {
+        request.last_user_message().unwrap_or_default().to_owned()
+    };
+    let words = |s: &str| s.split_whitespace().count() as u64;
+    // Roughly four tokens for every three words, as tokenizers count English.
+    let tokens = |n: u64| n * 4 / 3 + 1;
+    let prompt_words = words(system) + request.messages.iter().map(|(_, c)| words(c)).sum::<u64>();
+    MockReply { input_tokens: tokens(prompt_words), output_tokens: tokens(words(&text)), text, cached_input_tokens: 0 }
+}
+
+fn plan(task: &TaskLine<'_>, revised: bool) -> String {
+    let file = task.main_file();
+    let test_file = format!("tests/test_{}.py", task.id.replace('-', "_"));
+    let mut steps = vec![serde_json::json!({
+        "id": "step-1",
+        "type": if task.area == "docs" { "docs" } else { "implementation" },
+        "description": format!("{} ({})", task.goal.trim_end_matches('.'), file),
+        "risk": task.risk,
+        "estimated_complexity": if task.risk == "high" { "medium" } else { "small" },
+        "files_to_read": task.files,
+        "files_to_create": [],
+        "files_to_modify": [file],
+        "tests_required": [],
+        "commands": [],
+        "dependencies": [],
+    })];
+    if revised {
+        steps.push(serde_json::json!({
+            "id": "step-2",
+            "type": "implementation",
+            "description": "Return an empty page with no next cursor past the end, and 400 for a cursor that does not decode",
+            "risk": task.risk,
+            "estimated_complexity": "small",
+            "files_to_modify": [task.main_file()],
+            "dependencies": ["step-1"],
+        }));
+    }
+    if task.area != "docs" {
+        let n = steps.len() + 1;
+        steps.push(serde_json::json!({
+            "id": format!("step-{n}"),
+            "type": "testing",
+            "description": format!("Add tests for: {}", task.goal.trim_end_matches('.')),
+            "risk": "low",
+            "estimated_complexity": "trivial",
+            "files_to_create": [test_file],
+            "tests_required": [test_file],
+            "commands": ["pytest -q"],
+            "dependencies": ["step-1"],
+        }));
+    }
+    serde_json::to_string_pretty(&serde_json::json!({
+        "steps": steps,
+        "estimated_duration": format!("{} hours", steps.len()),
+        "rollback_strategy": "Revert the task's branch; no data or schema changes are involved.",
+    }))
+    .expect("plans serialise")
+}
+
+fn review_plan(task: &TaskLine<'_>, prompt: &str) -> String {
+    if task.area == "api" && !prompt.contains("empty page") {
+        return r#"{"verdict": "needs_revision", "concerns": ["Pagination must handle the empty last page and reject a cursor that does not decode"], "summary": "Sound approach, but the edge cases of paging are missing."}"#.to_owned();
+    }
+    r#"{"verdict": "approved", "concerns": [], "summary": "Small, ordered steps with tests for the changed behaviour."}"#
+        .to_owned()
+}
+
+fn implement(task: &TaskLine<'_>, prompt: &str) -> String {
+    let step = prompt.split("Current step:\n").nth(1).and_then(|s| s.lines().next()).unwrap_or_default();
+    let (step_id, description) = step.split_once(": ").unwrap_or((step, ""));
+    let step_id = step_id.split(' ').next().unwrap_or_default();
+    let file = match prompt.split("Files to create: ").nth(1) {
+        Some(rest) => rest.lines().next().unwrap_or_default().to_owned(),
+        None => task.main_file(),
+    };
+    format!(
+        "{step_id}: {description}\n\n```diff\n--- a/{file}\n+++ b/{file}\n@@ -1,3 +1,7 @@\n+# {task_id} {step_id}: {description}\n \
+         def handle(request):\n-    return legacy(request)\n+    result = legacy(request)\n+    audit(request, result)\n+    \
+         return result\n```\n",
+        task_id = task.id,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Vendor;
+
+    fn request(system: &str, user: &str) -> MockRequest {
+        MockRequest {
+            vendor: Vendor::Anthropic,
+            model: "m".into(),
+            system: Some(system.into()),
+            messages: vec![("user".into(), user.into())],
+            max_tokens: None,
+            headers: Vec::new(),
+            path: "/v1/messages".into(),
+            query: String::new(),
+            raw_body: Vec::new(),
+        }
+    }
+
+    const TASK: &str = "Task add-paging (risk: medium, area: api):\nAdd cursor pagination to GET /orders\n";
+
+    #[test]
+    fn plans_parse_and_api_plans_are_revised_once() {
+        let reply = pipeline(&request("You are the planner in ...", TASK));
+        let plan: serde_json::Value = serde_json::from_str(&reply.text).unwrap();
+        assert_eq!(plan["steps"].as_array().unwrap().len(), 2);
+        assert_eq!(plan["steps"][0]["files_to_modify"][0], "src/api/add_paging.py");
+        assert!(reply.input_tokens > 0 && reply.output_tokens > 0);
+
+        let review = pipeline(&request("You are the plan reviewer", &format!("{TASK}Plan:\n{}", reply.text)));
+        assert!(review.text.contains("needs_revision"), "{}", review.text);
+        let revised = pipeline(&request(
+            "You are the planner",
+            &format!("{TASK}The reviewer rejected the previous plan. Address every concern:\n- paging"),
+        ));
+        assert!(revised.text.contains("empty page"), "{}", revised.text);
+        let review = pipeline(&request("You are the plan reviewer", &format!("{TASK}Plan:\n{}", revised.text)));
+        assert!(review.text.contains("\"approved\""), "{}", review.text);
+    }
+
+    #[test]
+    fn implementations_name_the_step_and_file() {
+        let user = "Task fix-auth: Fix the timeout\n\nPlan:\n{}\n\nCurrent step:\nstep-2 (testing, trivial): Add tests\nFiles to create: tests/test_fix_auth.py\n";
+        let reply = pipeline(&request("You are the implementer", user));
+        assert!(reply.text.starts_with("step-2: Add tests"), "{}", reply.text);
+        assert!(reply.text.contains("+++ b/tests/test_fix_auth.py"), "{}", reply.text);
+    }
+}
