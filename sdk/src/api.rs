@@ -158,13 +158,15 @@ pub fn body_snippet(body: &[u8]) -> String {
 pub fn retry_after_ms(headers: &[Header]) -> Option<u64> {
     let header = |name: &str| headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.trim());
     let number = |value: &str| value.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
-    // Float-to-int `as` saturates, so an absurd wait cannot wrap around.
+    // Whole microseconds first, so `2.007` s is 2007 ms and not 2008 from
+    // the float's tail; then up to the next millisecond. Float-to-int `as`
+    // saturates, so an absurd wait cannot wrap around.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let to_ms = |n: f64| n.ceil() as u64;
+    let to_ms = |micros: f64| (micros.round() as u64).div_ceil(1000);
     header("retry-after-ms")
         .and_then(number)
-        .map(to_ms)
-        .or_else(|| header("retry-after").and_then(number).map(|secs| to_ms(secs * 1000.0)))
+        .map(|ms| to_ms(ms * 1000.0))
+        .or_else(|| header("retry-after").and_then(number).map(|secs| to_ms(secs * 1e6)))
 }
 
 /// Sends `request` and reads the reply with `read`, which maps a status,
@@ -287,6 +289,8 @@ mod tests {
         assert_eq!(wait(&[header("Retry-After", "2")]), Some(2000));
         assert_eq!(wait(&[header("retry-after", " 1.5 ")]), Some(1500));
         assert_eq!(wait(&[header("retry-after", "0.0004")]), Some(1));
+        assert_eq!(wait(&[header("retry-after", "2.007")]), Some(2007), "no float tail");
+        assert_eq!(wait(&[header("retry-after-ms", "0.5")]), Some(1));
         assert_eq!(wait(&[header("retry-after", "0")]), Some(0));
         assert_eq!(wait(&[header("retry-after", "1"), header("Retry-After-Ms", "250")]), Some(250));
         assert_eq!(wait(&[header("retry-after-ms", "soon"), header("retry-after", "3")]), Some(3000));
