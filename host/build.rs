@@ -9,6 +9,7 @@ use guest_build::Guest;
 const BUILTINS: &[Guest<'static>] = &[
     Guest { package: "orch-router-rules", dir: "plugins/router-rules" },
     Guest { package: "orch-openai", dir: "plugins/openai" },
+    Guest { package: "orch-anthropic", dir: "plugins/anthropic" },
     Guest { package: "orch-gemini", dir: "plugins/gemini" },
 ];
 

@@ -1,8 +1,10 @@
 //! Integration tests across the orch crates: the sandbox against hostile
 //! plugins built from source, capability grants, secret injection, the
-//! compiled-component cache, and the router plugin's decisions.
+//! compiled-component cache, the router plugin's decisions, and the provider
+//! plugins against the mock LLM server.
 
 mod host_limits;
+mod providers;
 mod router;
 mod sandbox;
 

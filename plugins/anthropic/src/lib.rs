@@ -1,11 +1,12 @@
 //! `anthropic`: a provider plugin for the Anthropic Messages API
-//! (`POST {base_url}/messages`). This module owns the glue: reading config,
+//! (`POST {base_url}/v1/messages`). This module owns the glue: reading config,
 //! asking for capabilities, building the outgoing request (URL and headers)
 //! and sending it; the wire mapping lives in [`request`] and [`response`] as
 //! pure functions.
 //!
 //! Config keys (`[plugins.NAME.config]` in `orch.toml`):
-//! - `base_url`: the API root, default `https://api.anthropic.com/v1`.
+//! - `base_url`: the API root, default `https://api.anthropic.com` (as the
+//!   Anthropic SDKs and `ANTHROPIC_BASE_URL` have it: without `/v1`).
 //! - `api_key_secret`: the secret holding the API key, default
 //!   `ANTHROPIC_API_KEY`; the empty string sends no `x-api-key` header.
 //! - `anthropic_version`: the `anthropic-version` header, default
@@ -22,7 +23,7 @@ pub use request::MessagesRequest;
 pub use response::parse_response;
 
 /// `base_url` when the config does not set it.
-pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com/v1";
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 
 /// `api_key_secret` when the config does not set it.
 pub const DEFAULT_API_KEY_SECRET: &str = "ANTHROPIC_API_KEY";
@@ -68,11 +69,11 @@ impl Settings {
     }
 
     /// The request the plugin hands to the host for `request`: `POST
-    /// {base_url}/messages` with the `x-api-key` header holding the secret
+    /// {base_url}/v1/messages` with the `x-api-key` header holding the secret
     /// reference (when a secret is configured), `anthropic-version` and the
     /// JSON body of [`MessagesRequest`].
     pub fn outgoing(&self, request: &CompletionRequest) -> Result<http::Request, PluginError> {
-        let mut outgoing = http::Request::post(self.endpoint.url("/messages"));
+        let mut outgoing = http::Request::post(self.endpoint.url("/v1/messages"));
         if let Some(name) = &self.endpoint.api_key_secret {
             outgoing = outgoing.header("x-api-key", secret(name));
         }
@@ -139,7 +140,7 @@ mod tests {
     #[test]
     fn defaults_apply() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.endpoint.base_url, "https://api.anthropic.com/v1");
+        assert_eq!(s.endpoint.base_url, "https://api.anthropic.com");
         assert_eq!(s.endpoint.api_key_secret.as_deref(), Some("ANTHROPIC_API_KEY"));
         assert_eq!(s.anthropic_version, "2023-06-01");
         let caps = s.endpoint.capabilities();
@@ -184,7 +185,7 @@ mod tests {
 
     #[test]
     fn no_key_header_without_a_secret() {
-        let local = settings(&[("base_url", "http://127.0.0.1:8080/v1/"), ("api_key_secret", "")]).unwrap();
+        let local = settings(&[("base_url", "http://127.0.0.1:8080/"), ("api_key_secret", "")]).unwrap();
         assert!(local.endpoint.capabilities().secrets.is_empty());
         let outgoing = local.outgoing(&hello()).unwrap();
         assert_eq!(outgoing.as_wire().url, "http://127.0.0.1:8080/v1/messages");

@@ -33,10 +33,9 @@ fn request(max_tokens: Option<u32>) -> CompletionRequest {
 }
 
 /// The settings for `mock` plus `config`. The mock serves Anthropic at
-/// `/v1/messages` under its origin, so `base_url` is `{origin}/v1`, as for
-/// the real API.
+/// `/v1/messages` under its origin, which is `base_url`, as for the real API.
 fn settings(mock: &MockLlm, config: &[(&str, &str)]) -> Settings {
-    let base_url = format!("{}/v1", mock.base_url(Vendor::Anthropic));
+    let base_url = mock.base_url(Vendor::Anthropic);
     Settings::from_config(|key| match key {
         "base_url" => Some(base_url.clone()),
         _ => config.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()),
