@@ -3,6 +3,7 @@
 //! compiled-component cache, the router plugin's decisions, and the provider
 //! plugins against the mock LLM server.
 
+mod costs;
 mod host_limits;
 mod providers;
 mod router;

@@ -28,7 +28,7 @@ impl<'a> TaskLine<'a> {
             (Some(risk), Some(area)) => (risk, area, lines.next().unwrap_or_default()),
             _ => ("medium", "code", rest.trim_start_matches(':').trim()),
         };
-        let files = prompt.lines().filter_map(|l| l.strip_prefix("file: ")).collect();
+        let files = prompt.lines().filter_map(|l| l.trim_start_matches("- ").strip_prefix("file: ")).collect();
         Self { id, risk, area, goal, files }
     }
 
