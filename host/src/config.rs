@@ -307,7 +307,8 @@ mod tests {
 strong = { provider = "openai", model = "gpt-5" }
 "#;
         let loaded = LoadedConfig::from_text(Some(user), Some("orch.toml".into())).unwrap();
-        let router = &loaded.plugin_specs().unwrap()[0];
+        let specs = loaded.plugin_specs().unwrap();
+        let router = specs.iter().find(|s| s.name == "router-rules").unwrap();
         let models: serde_json::Value = serde_json::from_str(&router.config["models"]).unwrap();
         assert_eq!(models["strong"]["model"], "gpt-5");
         assert_eq!(models["cheap"]["model"], "gemini-2.5-flash", "untouched aliases keep their defaults");

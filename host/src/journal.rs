@@ -158,15 +158,19 @@ pub struct CompletionRecord {
     pub stop_reason: String,
     /// The provider plugin that served it.
     pub provider: String,
-    /// The model that served it.
+    /// The model that served it, as the provider named it.
     pub model: String,
+    /// The model the call asked for, when the provider named another (e.g.
+    /// `claude-sonnet-4-5` served as `claude-sonnet-4-5-20250929`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub asked: String,
     /// The routing decision it was made under.
     pub route: RouteRecord,
 }
 
 impl CompletionRecord {
-    /// Records `completion` as served by `provider` under `route`.
-    pub fn new(provider: &str, completion: &Completion, route: RouteRecord) -> Self {
+    /// Records `completion`, asked of `provider` for model `asked`, under `route`.
+    pub fn new(provider: &str, asked: &str, completion: &Completion, route: RouteRecord) -> Self {
         let Usage { input_tokens, output_tokens, cached_input_tokens } = completion.usage;
         Self {
             text: completion.text.clone(),
@@ -176,15 +180,26 @@ impl CompletionRecord {
             stop_reason: stop_reason_name(completion.stop_reason).to_owned(),
             provider: provider.to_owned(),
             model: completion.model.clone(),
+            asked: if asked == completion.model { String::new() } else { asked.to_owned() },
             route,
         }
+    }
+
+    /// The model the call asked for.
+    pub fn asked_model(&self) -> &str {
+        if self.asked.is_empty() { &self.model } else { &self.asked }
+    }
+
+    /// Whether the router's first choice served it.
+    fn is_primary(&self) -> bool {
+        self.route.provider == self.provider && self.route.model == self.asked_model()
     }
 
     /// The record as journaled: the route's choice is left out when it is
     /// the one that served.
     pub fn to_json(&self) -> serde_json::Value {
         let mut stored = self.clone();
-        if stored.route.provider == stored.provider && stored.route.model == stored.model {
+        if stored.is_primary() {
             stored.route.provider.clear();
             stored.route.model.clear();
         }
@@ -198,14 +213,14 @@ impl CompletionRecord {
         record.output_tokens = entry.output_tokens;
         if record.route.provider.is_empty() && record.route.model.is_empty() {
             record.route.provider.clone_from(&record.provider);
-            record.route.model.clone_from(&record.model);
+            record.route.model = record.asked_model().to_owned();
         }
         Ok(record)
     }
 
     /// The model serving its role, and why.
     pub fn model_use(&self) -> ModelUse {
-        let reason = if self.provider == self.route.provider && self.model == self.route.model {
+        let reason = if self.is_primary() {
             self.route.reason.clone()
         } else {
             format!("fallback from {}/{}", self.route.provider, self.route.model)
@@ -329,6 +344,7 @@ mod tests {
         for served_by in ["gpt-4.1", "gpt-4o"] {
             let record = CompletionRecord::new(
                 "openai",
+                served_by,
                 &Completion { model: served_by.into(), ..completion.clone() },
                 route.clone(),
             );
@@ -348,6 +364,43 @@ mod tests {
             };
             assert_eq!(CompletionRecord::from_entry(&entry).unwrap(), record);
         }
+    }
+
+    #[test]
+    fn a_dated_model_name_is_not_a_fallback() {
+        let route = RouteRecord {
+            router: "router-rules 0.1.0".into(),
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-5".into(),
+            reason: "best reasoning".into(),
+            fallbacks: vec![],
+        };
+        let completion = Completion {
+            text: "done".into(),
+            usage: Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: 0 },
+            stop_reason: StopReason::EndTurn,
+            model: "claude-sonnet-4-5-20250929".into(),
+        };
+        let record = CompletionRecord::new("anthropic", "claude-sonnet-4-5", &completion, route.clone());
+        let used = record.model_use();
+        assert_eq!((used.model.as_str(), used.reason.as_str()), ("claude-sonnet-4-5-20250929", "best reasoning"));
+        let stored = record.to_json();
+        assert_eq!(stored["asked"], "claude-sonnet-4-5");
+        assert!(stored["route"].get("model").is_none(), "the primary choice is not stored twice: {stored}");
+        let entry = JournalEntry {
+            key: "k".into(),
+            kind: "completion".into(),
+            plugin: "anthropic 0.1.0".into(),
+            model: Some(completion.model.clone()),
+            result: stored,
+            input_tokens: 10,
+            output_tokens: 2,
+            cost_usd: 0.0,
+            duration_ms: 1,
+        };
+        assert_eq!(CompletionRecord::from_entry(&entry).unwrap(), record);
+        let fallback = CompletionRecord::new("gemini", "gemini-2.5-pro", &completion, route);
+        assert_eq!(fallback.model_use().reason, "fallback from anthropic/claude-sonnet-4-5");
     }
 
     #[test]

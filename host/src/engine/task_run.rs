@@ -355,7 +355,7 @@ impl<P: Plugins> TaskRun<P> {
             match outcome {
                 Ok(served) => {
                     let completion = served.value;
-                    let record = CompletionRecord::new(&choice.provider, &completion, route.clone());
+                    let record = CompletionRecord::new(&choice.provider, &choice.model, &completion, route.clone());
                     let cost = shared.pricing.cost(
                         &completion.model,
                         record.input_tokens,
