@@ -42,10 +42,12 @@ pub fn render_event(event: &EventRow) -> String {
     format!("- `{}` {marker} **{category}**{subject} — {text}\n", render_iso(event.at_ms))
 }
 
-/// The header that opens a run's section.
-pub fn render_header(run: &RunRecord, tasks: usize, concurrency: usize) -> String {
+/// The header that opens a run's section, with `note` (e.g. where LLM replies
+/// come from) quoted under it.
+pub fn render_header(run: &RunRecord, tasks: usize, concurrency: usize, note: Option<&str>) -> String {
+    let note = note.map(|n| format!("\n> {n}\n")).unwrap_or_default();
     format!(
-        "\n## Run {} — {}\n\n`{}` · {tasks} task(s) · concurrency {concurrency}\n\n",
+        "\n## Run {} — {}\n\n`{}` · {tasks} task(s) · concurrency {concurrency}\n{note}\n",
         run.id,
         render_iso(run.started_ms),
         run.command
@@ -135,7 +137,8 @@ mod tests {
     #[test]
     fn header_and_summary_count_outcomes() {
         let run = RunRecord { id: 7, started_ms: 0, finished_ms: None, command: "orch run tasks.yaml".into() };
-        assert!(render_header(&run, 3, 2).contains("## Run 7 — 1970-01-01T00:00:00.000Z"));
+        assert!(render_header(&run, 3, 2, None).contains("## Run 7 — 1970-01-01T00:00:00.000Z"));
+        assert!(render_header(&run, 3, 2, Some("offline: gemini")).contains("\n> offline: gemini\n"));
         let outcome =
             |id: &str, state, note: Option<&str>| TaskOutcome { id: id.into(), state, note: note.map(Into::into) };
         let report = RunReport {

@@ -31,17 +31,27 @@ fn json(output: &Output) -> Value {
 }
 
 #[test]
-fn plugin_list_shows_the_builtin_router_with_its_grants() {
+fn plugin_list_shows_the_builtins_with_their_grants() {
     let dir = tempfile::tempdir().unwrap();
     let out = orch(dir.path(), &["plugin", "list"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("NAME          KIND    VERSION  API    SOURCE                GRANTS\n"), "{text}");
-    assert!(text.contains("router-rules  router  0.1.0    0.1.0  builtin:router-rules  none"), "{text}");
+    assert!(text.starts_with("NAME          KIND      VERSION  API    SOURCE                GRANTS\n"), "{text}");
+    assert!(text.contains("router-rules  router    0.1.0    0.1.0  builtin:router-rules  none"), "{text}");
+    assert!(
+        text.contains(
+            "anthropic     provider  0.1.0    0.1.0  builtin:anthropic     \
+             http: https://api.anthropic.com; secrets: ANTHROPIC_API_KEY"
+        ),
+        "{text}"
+    );
+    for provider in ["gemini", "openai"] {
+        assert!(text.contains(&format!("\n{provider:<14}provider  0.1.0")), "{text}");
+    }
 
     let out = orch(dir.path(), &["plugin", "list", "--json"]);
     let list = json(&out);
-    let router = &list.as_array().unwrap()[0];
+    let router = list.as_array().unwrap().iter().find(|p| p["name"] == "router-rules").unwrap();
     assert_eq!(router["name"], "router-rules");
     assert_eq!(router["status"], "loaded");
     assert_eq!(router["kind"], "router");
@@ -155,7 +165,7 @@ fn scaffolded_plugins_of_every_kind_build_inspect_and_load() {
         .filter(|p| p["status"] == "loaded")
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(loaded, ["my-gate", "my-provider", "my-router", "router-rules"]);
+    assert_eq!(loaded, ["anthropic", "gemini", "my-gate", "my-provider", "my-router", "openai", "router-rules"]);
     let provider = list.as_array().unwrap().iter().find(|p| p["name"] == "my-provider").unwrap();
     assert_eq!(provider["requested"]["http"][0], "https://api.openai.com");
 

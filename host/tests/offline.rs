@@ -94,6 +94,10 @@ async fn the_demo_runs_offline_to_done() {
     assert_eq!(revised.iter().filter(|s| *s == "PLAN_REJECTED").count(), 1, "the demo shows one revision: {revised:?}");
     let log = std::fs::read_to_string(dir.path().join("ORCHESTRATOR_RUN_LOG.md")).unwrap();
     assert!(log.contains("Tasks: 4 completed, 0 failed"), "{log}");
+    assert!(
+        log.contains("\n> offline: anthropic (ANTHROPIC_API_KEY is not set)"),
+        "the log says where replies came from"
+    );
 }
 
 #[tokio::test]

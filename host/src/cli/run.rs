@@ -134,12 +134,13 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
     let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router, &gates).await?;
     let missing_keys = plugins.providers_missing_secrets(&EnvSecrets);
     let plugins = Offline::new(plugins, mode, cassette, missing_keys).map_err(|e| UsageError(e.to_string()))?;
-    if let Some(note) = plugins.describe() {
+    let note = plugins.describe();
+    if let Some(note) = &note {
         eprintln!("{note}");
     }
     let run = store.begin_run(&command)?;
     let log = Arc::new(
-        RunLog::open(Path::new(RUN_LOG_FILE), &runlog::render_header(&run, ids.len(), concurrency))
+        RunLog::open(Path::new(RUN_LOG_FILE), &runlog::render_header(&run, ids.len(), concurrency, note.as_deref()))
             .with_context(|| format!("cannot open {RUN_LOG_FILE}"))?,
     );
     let started = Instant::now();
