@@ -326,6 +326,21 @@ mod tests {
         assert_ne!(completion_key(SITE, &one), completion_key(SITE, &two));
     }
 
+    /// A completion of 10 input and 2 output tokens by `model` as journaled.
+    fn journaled(model: &str, result: serde_json::Value) -> JournalEntry {
+        JournalEntry {
+            key: "k".into(),
+            kind: "completion".into(),
+            plugin: "provider 0.1.0".into(),
+            model: Some(model.into()),
+            result,
+            input_tokens: 10,
+            output_tokens: 2,
+            cost_usd: 0.0,
+            duration_ms: 1,
+        }
+    }
+
     #[test]
     fn completion_records_round_trip_through_their_compact_form() {
         let route = RouteRecord {
@@ -351,18 +366,7 @@ mod tests {
             let stored = record.to_json();
             assert_eq!(stored.get("cached_input_tokens"), None);
             assert_eq!(stored["route"].get("model").is_some(), served_by != "gpt-4.1", "{stored}");
-            let entry = JournalEntry {
-                key: "k".into(),
-                kind: "completion".into(),
-                plugin: "openai 0.1.0".into(),
-                model: Some(served_by.into()),
-                result: stored,
-                input_tokens: 10,
-                output_tokens: 2,
-                cost_usd: 0.0,
-                duration_ms: 1,
-            };
-            assert_eq!(CompletionRecord::from_entry(&entry).unwrap(), record);
+            assert_eq!(CompletionRecord::from_entry(&journaled(served_by, stored)).unwrap(), record);
         }
     }
 
@@ -387,18 +391,7 @@ mod tests {
         let stored = record.to_json();
         assert_eq!(stored["asked"], "claude-sonnet-4-5");
         assert!(stored["route"].get("model").is_none(), "the primary choice is not stored twice: {stored}");
-        let entry = JournalEntry {
-            key: "k".into(),
-            kind: "completion".into(),
-            plugin: "anthropic 0.1.0".into(),
-            model: Some(completion.model.clone()),
-            result: stored,
-            input_tokens: 10,
-            output_tokens: 2,
-            cost_usd: 0.0,
-            duration_ms: 1,
-        };
-        assert_eq!(CompletionRecord::from_entry(&entry).unwrap(), record);
+        assert_eq!(CompletionRecord::from_entry(&journaled(&completion.model, stored)).unwrap(), record);
         let fallback = CompletionRecord::new("gemini", "gemini-2.5-pro", &completion, route);
         assert_eq!(fallback.model_use().reason, "fallback from anthropic/claude-sonnet-4-5");
     }

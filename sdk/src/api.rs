@@ -139,6 +139,30 @@ pub fn status_error(status: u16, headers: &[Header], api: &str, message: Option<
     }
 }
 
+/// The `error` object of an error body: `{"error": ...}`, or the same as the
+/// only element of an array (as Google's APIs sometimes send it).
+pub fn error_object(body: &[u8]) -> Option<serde_json::Value> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let value = match value {
+        serde_json::Value::Array(items) => items.into_iter().next()?,
+        value => value,
+    };
+    match value {
+        serde_json::Value::Object(mut fields) => fields.remove("error"),
+        _ => None,
+    }
+}
+
+/// The API's own words in an error body: `error.message` (OpenAI, Anthropic,
+/// Gemini), or `error` itself when it is a string (Ollama and other
+/// compatible servers).
+pub fn error_message(body: &[u8]) -> Option<String> {
+    match error_object(body)? {
+        serde_json::Value::String(message) => Some(message),
+        error => error.get("message")?.as_str().map(str::to_owned),
+    }
+}
+
 /// The start of `body` as text for an error message: trimmed, at most 200
 /// characters, `(empty body)` when there is nothing.
 pub fn body_snippet(body: &[u8]) -> String {
@@ -281,6 +305,24 @@ mod tests {
         let long = "é".repeat(500);
         let PluginError::Fatal(message) = status_error(400, &[], "x", None, long.as_bytes()) else { panic!() };
         assert!(message.ends_with(&format!("{}…", "é".repeat(200))), "{message}");
+    }
+
+    #[test]
+    fn error_messages_come_from_each_vendors_shape() {
+        let message = |body: &str| error_message(body.as_bytes());
+        assert_eq!(message(r#"{"error":{"message":"bad key","type":"invalid_request_error"}}"#).unwrap(), "bad key");
+        assert_eq!(
+            message(r#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#).unwrap(),
+            "busy"
+        );
+        assert_eq!(
+            message(r#"[{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}]"#).unwrap(),
+            "quota"
+        );
+        assert_eq!(message(r#"{"error":"model not found"}"#).unwrap(), "model not found");
+        for none in ["", "<html>", "{}", r#"{"error":{"code":1}}"#, "[]"] {
+            assert_eq!(message(none), None, "{none}");
+        }
     }
 
     #[test]

@@ -2,11 +2,10 @@
 //! from `POST /messages` turned into a [`Completion`] or a typed
 //! [`PluginError`] the host can act on (retry, back off, fall back, stop).
 
-use orch_sdk::api::{body_snippet, status_error};
+use orch_sdk::api::{body_snippet, error_message, status_error};
 use orch_sdk::provider::{Completion, StopReason, Usage};
 use orch_sdk::{Header, PluginError};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The API's name in error messages.
 const API: &str = "the Messages API";
@@ -115,13 +114,6 @@ fn stop_reason(stop_reason: Option<&str>) -> StopReason {
         Some("refusal") => StopReason::ContentFilter,
         _ => StopReason::Other,
     }
-}
-
-/// The API's own words: `error.message` of
-/// `{"type": "error", "error": {"type": ..., "message": ...}}`.
-fn error_message(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    value.get("error")?.get("message")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! or a typed [`PluginError`] the host can act on (retry, back off, fall
 //! back, stop), including the wait a 429 names in Google's `RetryInfo`.
 
-use orch_sdk::api::status_error;
+use orch_sdk::api::{error_message, error_object, status_error};
 use orch_sdk::provider::{Completion, StopReason, Usage};
 use orch_sdk::{Header, PluginError};
 use serde::Deserialize;
@@ -150,26 +150,6 @@ fn stop_reason(finish_reason: Option<&str>) -> StopReason {
         Some("SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII") => StopReason::ContentFilter,
         _ => StopReason::Other,
     }
-}
-
-/// The `error` object of Google's error shape
-/// `{"error": {"code", "message", "status", "details"}}`, also when it comes
-/// wrapped in a one-element array.
-fn error_object(body: &[u8]) -> Option<Value> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let value = match value {
-        Value::Array(items) => items.into_iter().next()?,
-        value => value,
-    };
-    match value {
-        Value::Object(mut fields) => fields.remove("error"),
-        _ => None,
-    }
-}
-
-/// The API's own words: `error.message`.
-fn error_message(body: &[u8]) -> Option<String> {
-    error_object(body)?.get("message")?.as_str().map(str::to_owned)
 }
 
 /// The wait a `google.rpc.RetryInfo` entry of `error.details` asks for, in

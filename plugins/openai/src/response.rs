@@ -2,11 +2,10 @@
 //! from `POST /chat/completions` turned into a [`Completion`] or a typed
 //! [`PluginError`] the host can act on (retry, back off, fall back, stop).
 
-use orch_sdk::api::status_error;
+use orch_sdk::api::{error_message, status_error};
 use orch_sdk::provider::{Completion, StopReason, Usage};
 use orch_sdk::{Header, PluginError};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The API's name in error messages.
 const API: &str = "the chat completions API";
@@ -95,16 +94,6 @@ fn stop_reason(finish_reason: Option<&str>) -> StopReason {
         Some("length") => StopReason::MaxTokens,
         Some("content_filter") => StopReason::ContentFilter,
         _ => StopReason::Other,
-    }
-}
-
-/// The API's own words: `error.message` (OpenAI), or `error` when it is a
-/// plain string (some compatible servers, e.g. Ollama).
-fn error_message(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    match value.get("error")? {
-        Value::String(message) => Some(message.clone()),
-        error => error.get("message")?.as_str().map(str::to_owned),
     }
 }
 
