@@ -1,6 +1,8 @@
-//! `orch run [TASKS] [--task-id ID] [--concurrency N]` and `orch resume`:
-//! read the tasks file (before anything is written), add new tasks to the
-//! store, load the plugins, drive the tasks and append the run log.
+//! `orch run [TASKS] [--task-id ID]` and `orch resume`, both with
+//! `[--concurrency N] [--max-cost USD] [--replay|--record CASSETTE]`: read the
+//! tasks file (before anything is written), add new tasks to the store, load
+//! the plugins, decide where LLM replies come from (providers or a cassette),
+//! drive the tasks and append the run log.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
