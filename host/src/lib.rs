@@ -14,3 +14,4 @@ pub mod sandbox;
 pub mod state;
 pub mod store;
 pub mod tasks;
+pub mod workspace;
