@@ -165,6 +165,7 @@ impl LoadedConfig {
             prompts: config.prompts.clone(),
             budget: config.budget,
             rate_limits: self.rate_limits()?,
+            workspaces: None,
         })
     }
 

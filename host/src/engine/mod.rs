@@ -3,6 +3,7 @@
 //! [`pipeline`] with deterministic replay ([`task_run`]), and reports how
 //! every task ended.
 
+mod change;
 mod committer;
 mod pipeline;
 pub mod plan;
@@ -21,6 +22,7 @@ use crate::limits::{RateLimit, RateLimits};
 use crate::retry::RetryPolicy;
 use crate::state::{IllegalTransition, TaskState};
 use crate::store::{EventRow, Store, StoreError};
+use crate::workspace::Workspaces;
 
 pub use plugins::{Plugins, SandboxPlugins, Served};
 pub use prompts::Prompts;
@@ -80,6 +82,9 @@ pub struct Settings {
     pub budget: Budget,
     /// Rate limits by provider.
     pub rate_limits: BTreeMap<String, RateLimit>,
+    /// Where tasks' changes are made; without, the implementer's reply is
+    /// the change (as text) and nothing is written.
+    pub workspaces: Option<Workspaces>,
 }
 
 /// Receives the events the engine commits (the run log, progress output).

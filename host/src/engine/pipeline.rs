@@ -5,6 +5,7 @@
 //! `max_gate_rounds`, then FAILED) → DONE. Replies that do not parse are asked
 //! again with the parse error, at most `max_format_attempts` times.
 
+use super::change;
 use super::plan::{self, Complexity, Plan, PlanStep, StepKind};
 use super::plugins::Plugins;
 use super::prompts::{Template, Vars};
@@ -31,7 +32,7 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
     let max_gate_rounds = t.shared().settings.pipeline.max_gate_rounds;
     for round in 1.. {
         t.move_task(TaskState::QualityGate, format!("running {} gate(s)", gates.len()))?;
-        let request = check_request(t, &plan, &work, size);
+        let request = check_request(t, &plan, &work, size).await?;
         let mut findings = Vec::new();
         for gate in &gates {
             let result = t.check(gate, round, request.clone()).await?;
@@ -44,6 +45,12 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
             t.meta.concerns.clear();
             t.move_task(TaskState::Done, "every step approved and every gate passed")?;
             t.flush().await?;
+            if let (Some(workspace), Some(workspaces)) = (&t.workspace, &t.shared().settings.workspaces) {
+                // The branch stays, ready to merge; only the checkout goes.
+                if let Err(e) = workspace.tree.remove(workspaces) {
+                    tracing::warn!("task `{}` is done but its worktree stays: {e}", t.spec.id);
+                }
+            }
             return Ok(());
         }
         t.meta.concerns = findings.clone();
@@ -150,6 +157,7 @@ async fn implement_step<P: Plugins>(
     };
     let id = step.id.as_str();
     let step_ref = StepRef { id, kind: step.kind.as_str(), complexity: step.estimated_complexity.as_str() };
+    let workspace = change::workspace(t).await?;
     t.meta.current_step = Some(id.to_owned());
     t.move_step(id, StepState::Implementing, "")?;
     for round in 1.. {
@@ -157,9 +165,26 @@ async fn implement_step<P: Plugins>(
         let mut vars = base_vars(t);
         vars.set("plan", plan_text).set("step", describe_step(step));
         vars.block("feedback", "Feedback on the previous attempt. Address every point:", &feedback);
-        let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
+        if let Some(workspace) = &workspace {
+            let files = change::quote_files(workspace, &step_files(t, step));
+            vars.block("files", "The files as they are now:", &files);
+        }
         let messages = TaskRun::<P>::messages(vars.render(&implementer.system), vars.render(&implementer.user));
-        let work = t.ask(Role::Implementer, site, Some(step_ref), None, messages).await?;
+        let work = match &workspace {
+            None => {
+                let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
+                let reply = t.ask(Role::Implementer, site, Some(step_ref), None, messages).await?;
+                Work { text: reply.text, model: reply.model }
+            }
+            Some(workspace) => match ask_change(t, workspace, step_ref, round, messages).await? {
+                Ok(work) => work,
+                Err(problem) => {
+                    let reason = format!("the implementer's change for step {id} could not be used: {problem}");
+                    let nothing = Work { text: String::new(), model: String::new() };
+                    return human_gate(t, step, workspace.into(), reason, nothing).await;
+                }
+            },
+        };
         t.move_task(TaskState::CodeReview, format!("step {id}"))?;
         t.move_step(id, StepState::CodeReview, "")?;
         vars.set("work", work.text.as_str());
@@ -178,12 +203,15 @@ async fn implement_step<P: Plugins>(
             Ok((verdict, _)) => verdict,
             Err(error) => {
                 let reason = format!("the code reviewer's reply on step {id} is not a valid verdict: {error}");
-                return human_gate(t, id, reason, work).await;
+                return human_gate(t, step, workspace.as_ref(), reason, work).await;
             }
         };
         if verdict.approved() {
             t.meta.concerns.clear();
             t.move_step(id, StepState::Approved, verdict.summary.clone())?;
+            if let Some(workspace) = &workspace {
+                change::commit(t, workspace, id, &step.description).await?;
+            }
             t.move_step(id, StepState::Completed, "")?;
             t.move_task(TaskState::Implementing, format!("step {id} done"))?;
             return Ok(work.text);
@@ -193,7 +221,10 @@ async fn implement_step<P: Plugins>(
         t.move_step(id, StepState::Rejected, feedback.join("; "))?;
         if round >= max_rounds {
             let reason = format!("step {id} was rejected {round} times; last concerns: {}", feedback.join("; "));
-            return human_gate(t, id, reason, work).await;
+            return human_gate(t, step, workspace.as_ref(), reason, work).await;
+        }
+        if let Some(workspace) = &workspace {
+            change::discard(t, workspace, id).await?;
         }
         t.move_step(id, StepState::Retrying, "")?;
         t.move_step(id, StepState::Implementing, format!("round {}", round + 1))?;
@@ -202,17 +233,29 @@ async fn implement_step<P: Plugins>(
     unreachable!("the review loop returns")
 }
 
+/// A step's change for the code reviewer, and the model that wrote it.
+struct Work {
+    text: String,
+    model: String,
+}
+
 /// Asks a person about a step the reviewers would not pass: approval accepts
-/// the last implementation, rejection fails the step with the task.
+/// the last implementation (committing what was applied), rejection fails
+/// the step with the task.
 async fn human_gate<P: Plugins>(
     t: &mut TaskRun<P>,
-    id: &str,
+    step: &PlanStep,
+    workspace: Option<&change::Workspace>,
     reason: String,
-    work: CompletionRecord,
+    work: Work,
 ) -> Result<String, Halt> {
+    let id = step.id.as_str();
     match t.escalate("code_review", reason, TaskState::Implementing).await {
         Ok(()) => {
             t.move_step(id, StepState::Approved, "accepted by a person")?;
+            if let Some(workspace) = workspace {
+                change::commit(t, workspace, id, &step.description).await?;
+            }
             t.move_step(id, StepState::Completed, "")?;
             Ok(work.text)
         }
@@ -223,6 +266,42 @@ async fn human_gate<P: Plugins>(
         }
         Err(halt) => Err(halt),
     }
+}
+
+/// Asks the implementer for a step's change and applies it, feeding back
+/// what could not be used; `Ok(Err)` carries the last problem when every try
+/// failed (the files are then as they were).
+async fn ask_change<P: Plugins>(
+    t: &mut TaskRun<P>,
+    workspace: &change::Workspace,
+    step: StepRef<'_>,
+    round: u32,
+    mut messages: Vec<Message>,
+) -> Result<Result<Work, String>, Halt> {
+    let max_attempts = t.shared().settings.pipeline.max_format_attempts;
+    let mut last_problem = String::new();
+    for attempt in 1..=max_attempts {
+        let site = CallSite { role: role_name(Role::Implementer), step: Some(step.id), round, attempt };
+        let reply = t.ask(Role::Implementer, site, Some(step), None, messages.clone()).await?;
+        match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text).await? {
+            Ok((summary, diff)) => {
+                let text = format!("{summary}\n\n```diff\n{diff}\n```");
+                return Ok(Ok(Work { text, model: reply.model }));
+            }
+            Err(problem) => {
+                messages.push(Message { role: MessageRole::Assistant, content: reply.text });
+                messages.push(Message {
+                    role: MessageRole::User,
+                    content: format!(
+                        "Your change could not be used: {problem}. Reply again with the whole change for this step \
+                         as one JSON object."
+                    ),
+                });
+                last_problem = problem;
+            }
+        }
+    }
+    Ok(Err(format!("{last_problem} (after {max_attempts} tries)")))
 }
 
 /// Asks `role` and parses the reply, feeding parse errors back; `Ok(Err)`
@@ -296,18 +375,39 @@ fn describe_step(step: &PlanStep) -> String {
     text
 }
 
-/// What the gates judge: the task's change as the implementer described it.
-fn check_request<P: Plugins>(t: &TaskRun<P>, plan: &Plan, work: &[(String, String)], size: Complexity) -> CheckRequest {
-    let mut changed: Vec<String> =
-        plan.steps.iter().flat_map(|s| s.files_to_create.iter().chain(&s.files_to_modify)).cloned().collect();
-    changed.sort();
-    changed.dedup();
-    let diff = work.iter().map(|(id, text)| format!("### step {id}\n{text}\n")).collect();
-    CheckRequest {
-        task: t.wit_task(),
-        workspace: t.spec.repo.clone().unwrap_or_else(|| ".".into()),
-        changed_files: changed,
-        diff,
-        change_size: size.as_str().to_owned(),
-    }
+/// What the gates judge: the task's branch since it started (without a
+/// workspace: the change as the implementer described it).
+async fn check_request<P: Plugins>(
+    t: &mut TaskRun<P>,
+    plan: &Plan,
+    work: &[(String, String)],
+    size: Complexity,
+) -> Result<CheckRequest, Halt> {
+    let (workspace, changed_files, diff) = match change::workspace(t).await? {
+        Some(workspace) => {
+            let tree = &workspace.tree;
+            match (tree.changed_since(&workspace.base), tree.diff_since(&workspace.base)) {
+                (Ok(changed), Ok(diff)) => (tree.path.display().to_string(), changed, diff),
+                (Err(e), _) | (_, Err(e)) => return Err(t.fail(format!("cannot read the task's change: {e}")).await),
+            }
+        }
+        None => {
+            let mut changed: Vec<String> =
+                plan.steps.iter().flat_map(|s| s.files_to_create.iter().chain(&s.files_to_modify)).cloned().collect();
+            changed.sort();
+            changed.dedup();
+            let diff = work.iter().map(|(id, text)| format!("### step {id}\n{text}\n")).collect();
+            (t.spec.repo.clone().unwrap_or_else(|| ".".into()), changed, diff)
+        }
+    };
+    Ok(CheckRequest { task: t.wit_task(), workspace, changed_files, diff, change_size: size.as_str().to_owned() })
+}
+
+/// The files a step reads or changes, and the task's context files.
+fn step_files<P: Plugins>(t: &TaskRun<P>, step: &PlanStep) -> Vec<String> {
+    let mut files: Vec<String> =
+        step.files_to_modify.iter().chain(&step.files_to_read).chain(&t.spec.context_files).cloned().collect();
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    files
 }

@@ -31,8 +31,21 @@ pub struct Prompts {
 }
 
 /// Every placeholder a template may use.
-pub const PLACEHOLDERS: &[&str] =
-    &["id", "goal", "risk", "area", "labels", "context", "constraints", "plan", "step", "work", "feedback", "human"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "id",
+    "goal",
+    "risk",
+    "area",
+    "labels",
+    "context",
+    "constraints",
+    "plan",
+    "step",
+    "files",
+    "work",
+    "feedback",
+    "human",
+];
 
 impl Prompts {
     /// Checks every template's placeholders.

@@ -76,6 +76,8 @@ pub(crate) struct TaskRun<P: Plugins> {
     pub(crate) human: Option<String>,
     /// Budget escalations a person approved: each grants one more task budget.
     budget_grants: u32,
+    /// The task's worktree, once this walk has set it up.
+    pub(crate) workspace: Option<super::change::Workspace>,
 }
 
 impl<P: Plugins> TaskRun<P> {
@@ -97,6 +99,7 @@ impl<P: Plugins> TaskRun<P> {
             pending: Commit::default(),
             human: None,
             budget_grants: 0,
+            workspace: None,
         })
     }
 
@@ -288,6 +291,28 @@ impl<P: Plugins> TaskRun<P> {
         self.pending.journal.push(entry);
     }
 
+    /// The recorded result of the host effect `key`, if there is one.
+    pub(crate) fn recorded(&self, key: &str) -> Option<&serde_json::Value> {
+        self.journal.get(key).map(|e| &e.result)
+    }
+
+    /// Records the result of a host effect (setting up a worktree, applying
+    /// a step's edits, committing it), durable before anything depends on it.
+    pub(crate) async fn record_effect(&mut self, key: String, result: serde_json::Value) -> Result<(), Halt> {
+        self.remember(JournalEntry {
+            key,
+            kind: "workspace".into(),
+            plugin: "host".into(),
+            model: None,
+            result,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            duration_ms: 0,
+        });
+        self.flush().await
+    }
+
     /// One LLM call for `role`: routed, journaled, retried and failed over.
     pub(crate) async fn ask(
         &mut self,
@@ -304,7 +329,8 @@ impl<P: Plugins> TaskRun<P> {
             max_tokens: settings.pipeline.max_tokens,
             temperature: settings.pipeline.temperature,
             stop: Vec::new(),
-            json_mode: matches!(role, Role::Planner | Role::PlanReviewer | Role::CodeReviewer),
+            // Every role answers with one JSON object (a plan, a verdict, a change).
+            json_mode: true,
         };
         let key = journal::completion_key(site, &request);
         self.within_budget(self.journal.contains_key(&key)).await?;

@@ -564,3 +564,132 @@ async fn a_providers_concurrency_limit_holds_across_tasks() {
     assert_eq!(report.count(TaskState::Done), 3, "{report:?}");
     assert_eq!(fake.max_live.load(Ordering::SeqCst), 1);
 }
+
+/// A git repository with one commit (`app.py`), and workspaces for it.
+fn in_repo(h: &mut Harness) -> std::path::PathBuf {
+    let root = h._dir.path().join("repo");
+    std::fs::create_dir(&root).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(&root).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(root.join("app.py"), "def handle(request):\n    return legacy(request)\n").unwrap();
+    git(&["add", "-A"]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "initial"]);
+    let worktrees = h._dir.path().join("worktrees");
+    h.settings.workspaces = Some(crate::workspace::Workspaces::open(&root, &worktrees).unwrap());
+    root
+}
+
+/// The step a prompt is about: the line after `Current step:`.
+fn current_step(request: &CompletionRequest) -> String {
+    let prompt = &request.messages[1].content;
+    prompt.split("Current step:\n").nth(1).and_then(|s| s.split(' ').next()).unwrap_or_default().to_owned()
+}
+
+/// Approves everything; the implementer changes `app.py` in s1 and adds a
+/// test in s2, as edits.
+fn editing(role: &str, request: &CompletionRequest, n: usize) -> Result<String, CallError> {
+    if role != "implementer" {
+        return happy(role, request, n);
+    }
+    Ok(match current_step(request).as_str() {
+        "s1" => r#"{"summary": "modernise", "edits": [
+            {"op": "replace", "path": "app.py", "search": "legacy(request)", "replace": "modern(request)"}]}"#
+            .into(),
+        _ => r#"{"summary": "test it", "edits": [
+            {"op": "write", "path": "tests/test_app.py", "content": "def test_handle():\n    assert True\n"}]}"#
+            .into(),
+    })
+}
+
+fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn each_approved_step_is_a_commit_on_the_tasks_branch() {
+    let mut h = Harness::new(&[TaskSpec { context_files: vec!["app.py".into()], ..spec("a", &[]) }]);
+    let root = in_repo(&mut h);
+    let seen = Arc::new(Mutex::new(None));
+    let sink = Arc::clone(&seen);
+    let fake = Arc::new(Fake {
+        gate: Box::new(move |req, _| {
+            *sink.lock().unwrap() = Some(req.clone());
+            CheckResult { passed: true, summary: "ok".into(), findings: vec![] }
+        }),
+        ..Fake::new(editing)
+    });
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let log = git_out(&root, &["log", "--format=%s", "orch/a"]);
+    assert_eq!(log, "orch: a s2: add a test\norch: a s1: change the code\ninitial", "one commit per step");
+    assert_eq!(git_out(&root, &["show", "orch/a:app.py"]), "def handle(request):\n    return modern(request)");
+    assert!(git_out(&root, &["status", "--porcelain"]).is_empty(), "the main checkout is untouched");
+
+    let meta = h.store.task("a").unwrap().meta.workspace.unwrap();
+    assert_eq!(meta.branch, "orch/a");
+    assert!(!std::path::Path::new(&meta.path).exists(), "a DONE task's worktree is removed");
+    let gate = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(gate.workspace, meta.path);
+    assert_eq!(gate.changed_files, ["app.py", "tests/test_app.py"]);
+    assert!(gate.diff.contains("+    return modern(request)") && gate.diff.contains("+++ b/tests/test_app.py"));
+    let reviews = fake.prompts("code reviewer");
+    assert!(reviews[0].contains("-    return legacy(request)"), "the reviewer sees the diff: {}", reviews[0]);
+    let implementer = fake.prompts("implementer");
+    assert!(implementer[0].contains("--- app.py\ndef handle(request):"), "files are quoted: {}", implementer[0]);
+}
+
+#[tokio::test]
+async fn edits_that_do_not_apply_or_escape_go_back_to_the_implementer() {
+    let mut h = Harness::new(&[spec("a", &[])]);
+    let root = in_repo(&mut h);
+    let fake = Arc::new(Fake::new(|role, req, n| {
+        let tries = req.messages.len();
+        match (role, current_step(req).as_str()) {
+            ("implementer", "s1") if tries == 2 => {
+                Ok(r#"{"edits": [{"op": "write", "path": "../escaped.py", "content": "x"}]}"#.into())
+            }
+            ("implementer", "s1") if tries == 4 => Ok(r#"{"edits": [
+                {"op": "write", "path": "ok.py", "content": "x"},
+                {"op": "replace", "path": "app.py", "search": "not there", "replace": "y"}]}"#
+                .into()),
+            _ => editing(role, req, n),
+        }
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let requests = fake.requests.lock().unwrap();
+    let third = requests.iter().find(|(r, _, q)| r == "implementer" && q.messages.len() == 6).unwrap();
+    let feedback: Vec<&str> = third.2.messages.iter().skip(3).step_by(2).map(|m| m.content.as_str()).collect();
+    assert!(feedback[0].contains("`../escaped.py` climbs out with `..`"), "{feedback:?}");
+    assert!(feedback[1].contains("edit 2 (replace in app.py): the search text does not occur"), "{feedback:?}");
+    assert!(!root.parent().unwrap().join("escaped.py").exists());
+    assert_eq!(git_out(&root, &["show", "orch/a:ok.py"]), "", "the failed attempt's first edit was not kept");
+}
+
+#[tokio::test]
+async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
+    let mut reference = Harness::new(&[spec("a", &[])]);
+    let root = in_repo(&mut reference);
+    let fake = Arc::new(Fake::new(editing));
+    reference.run(&fake, &["a"], 1).await;
+    let total = fake.calls();
+    let tree = git_out(&root, &["rev-parse", "orch/a^{tree}"]);
+
+    for cut in 1..total {
+        let mut h = Harness::new(&[spec("a", &[])]);
+        let root = in_repo(&mut h);
+        let hanging = Arc::new(Fake { hang_after: Some(cut), ..Fake::new(editing) });
+        let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;
+        assert!(abandoned.is_err(), "the run was cut at call {cut}");
+        let resumed = Arc::new(Fake::new(editing));
+        let report = h.run(&resumed, &["a"], 1).await;
+        assert_eq!(report.tasks[0].state, TaskState::Done, "cut at {cut}: {report:?}");
+        assert_eq!(cut + resumed.calls(), total, "cut at {cut}: only the call in flight is made again");
+        assert_eq!(git_out(&root, &["rev-parse", "orch/a^{tree}"]), tree, "cut at {cut}: the same change");
+        assert_eq!(git_out(&root, &["rev-list", "--count", "orch/a"]), "3", "cut at {cut}: one commit per step");
+    }
+}

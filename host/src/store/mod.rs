@@ -92,6 +92,20 @@ pub struct TaskMeta {
     pub escalation: Option<Escalation>,
     /// The step being worked on.
     pub current_step: Option<String>,
+    /// The task's worktree and branch, once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceInfo>,
+}
+
+/// Where a task's change lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceInfo {
+    /// The worktree directory (removed once the task is DONE).
+    pub path: String,
+    /// The branch, `orch/<task-id>`.
+    pub branch: String,
+    /// The commit the branch started from.
+    pub base: String,
 }
 
 /// Which model served a role, chosen by which router and why.

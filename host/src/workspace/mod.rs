@@ -148,6 +148,22 @@ impl Worktree {
         self.head()
     }
 
+    /// Commits everything as one step, once: when HEAD already carries
+    /// `trailer` (a killed run committed but did not record it), HEAD is the
+    /// step's commit. The message is `subject`, a blank line and `trailer`.
+    pub fn commit_once(&self, subject: &str, trailer: &str) -> Result<String, WorkspaceError> {
+        if self.head_has(trailer)? {
+            return self.head();
+        }
+        self.commit(&format!("{subject}\n\n{trailer}"))
+    }
+
+    /// Whether the HEAD commit's message has the line `trailer`.
+    pub fn head_has(&self, trailer: &str) -> Result<bool, WorkspaceError> {
+        let message = git(&self.path, &["log", "-1", "--format=%B"])?;
+        Ok(message.lines().any(|line| line.trim() == trailer))
+    }
+
     /// The current commit id.
     pub fn head(&self) -> Result<String, WorkspaceError> {
         git(&self.path, &["rev-parse", "HEAD"])

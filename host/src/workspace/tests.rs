@@ -134,6 +134,19 @@ fn paths_outside_the_worktree_or_in_git_are_refused() {
 }
 
 #[test]
+fn a_step_is_committed_once() {
+    let (_dir, workspaces) = repo();
+    let tree = workspaces.for_task("t").unwrap();
+    tree.apply(&[write("a.py", "a\n")]).unwrap();
+    let first = tree.commit_once("orch: t s1: add a", "Orch-Step: t/s1").unwrap();
+    assert_eq!(tree.commit_once("orch: t s1: add a", "Orch-Step: t/s1").unwrap(), first, "found by its trailer");
+    assert!(tree.head_has("Orch-Step: t/s1").unwrap() && !tree.head_has("Orch-Step: t/s2").unwrap());
+    let second = tree.commit_once("orch: t s2: nothing", "Orch-Step: t/s2").unwrap();
+    assert_ne!(second, first, "an empty step still gets its commit");
+    assert_eq!(git(&tree.path, &["log", "-1", "--format=%B"]).unwrap(), "orch: t s2: nothing\n\nOrch-Step: t/s2");
+}
+
+#[test]
 fn a_half_applied_step_is_discarded() {
     let (_dir, workspaces) = repo();
     let tree = workspaces.for_task("t").unwrap();
