@@ -22,6 +22,7 @@ use crate::sandbox::{EnvSecrets, Runtime};
 use crate::state::TaskState;
 use crate::store::{SqliteStore, Store, StoreError};
 use crate::tasks;
+use crate::workspace::Workspaces;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -49,6 +50,9 @@ pub struct RunOptions {
     /// Call the providers and append their replies to this cassette.
     #[arg(long, value_name = "CASSETTE")]
     record: Option<PathBuf>,
+    /// The git repository tasks change (default: the one holding the current directory).
+    #[arg(long, value_name = "PATH")]
+    repo: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -78,13 +82,20 @@ impl RunOptions {
 /// How a cassette's file name ends.
 const CASSETTE_SUFFIX: &str = "cassette.jsonl";
 
-/// The store: `--store`, else `[store] path`, else `.orch/orch.db`.
-pub fn open_store(config: &LoadedConfig, explicit: Option<&Path>) -> Result<SqliteStore, StoreError> {
-    let path = explicit
+/// Where task worktrees live, beside the store.
+const WORKTREES_DIR: &str = "worktrees";
+
+/// The store file: `--store`, else `[store] path`, else `.orch/orch.db`.
+fn store_path(config: &LoadedConfig, explicit: Option<&Path>) -> PathBuf {
+    explicit
         .map(Path::to_owned)
         .or_else(|| config.config.store.path.clone())
-        .unwrap_or_else(|| Path::new(crate::store::STORE_DIR).join(crate::store::STORE_FILE));
-    SqliteStore::open(&path, config.config.store.synchronous)
+        .unwrap_or_else(|| Path::new(crate::store::STORE_DIR).join(crate::store::STORE_FILE))
+}
+
+/// The store: `--store`, else `[store] path`, else `.orch/orch.db`.
+pub fn open_store(config: &LoadedConfig, explicit: Option<&Path>) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(&store_path(config, explicit), config.config.store.synchronous)
 }
 
 /// `orch run` (or `orch resume`, without a tasks file or task id).
@@ -104,9 +115,13 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
         settings.budget.run_usd = Some(usd);
     }
     let (mode, cassette) = options.cassette(&config, tasks_file.as_deref());
+    let repo = options.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     // Read the whole file before touching the store.
     let file = tasks_file.as_deref().map(tasks::load).transpose()?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config, store)?);
+    let store_path = store_path(&config, store);
+    let worktrees = store_path.parent().unwrap_or(Path::new(".")).join(WORKTREES_DIR);
+    settings.workspaces = Some(Workspaces::open(&repo, &worktrees).map_err(|e| UsageError(e.to_string()))?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&store_path, config.config.store.synchronous)?);
     let mut ids: Vec<String> = match &file {
         Some(file) => {
             let added = store.add_tasks(&file.tasks)?;

@@ -190,8 +190,9 @@ fn first_line(text: &str, max: usize) -> String {
 }
 
 /// The files a step is about, as they are in the worktree now, for the
-/// implementer's prompt: each under a `--- path` heading, cut to a size.
-pub(crate) fn quote_files(workspace: &Workspace, paths: &[String]) -> Vec<String> {
+/// implementer's prompt: a heading, then each file under a `--- path` line,
+/// cut to a size; empty when there are none.
+pub(crate) fn quote_files(workspace: &Workspace, paths: &[String]) -> String {
     let mut quoted = Vec::new();
     let mut budget = FILES_QUOTE_BYTES;
     for path in paths {
@@ -210,5 +211,8 @@ pub(crate) fn quote_files(workspace: &Workspace, paths: &[String]) -> Vec<String
         budget = budget.saturating_sub(body.len());
         quoted.push(format!("--- {path}\n{body}"));
     }
-    quoted
+    if quoted.is_empty() {
+        return String::new();
+    }
+    format!("\nThe files as they are now:\n{}\n", quoted.join("\n"))
 }

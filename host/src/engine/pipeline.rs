@@ -166,8 +166,7 @@ async fn implement_step<P: Plugins>(
         vars.set("plan", plan_text).set("step", describe_step(step));
         vars.block("feedback", "Feedback on the previous attempt. Address every point:", &feedback);
         if let Some(workspace) = &workspace {
-            let files = change::quote_files(workspace, &step_files(t, step));
-            vars.block("files", "The files as they are now:", &files);
+            vars.set("files", change::quote_files(workspace, &step_files(t, step)));
         }
         let messages = TaskRun::<P>::messages(vars.render(&implementer.system), vars.render(&implementer.user));
         let work = match &workspace {

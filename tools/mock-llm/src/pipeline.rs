@@ -68,7 +68,9 @@ pub fn pipeline(request: &MockRequest) -> MockReply {
 
 fn plan(task: &TaskLine<'_>, revised: bool) -> String {
     let file = task.main_file();
-    let test_file = format!("tests/test_{}.py", task.id.replace('-', "_"));
+    // Tests go beside the project's `src/`, e.g. `examples/demo/tests/`.
+    let project = file.find("src/").map_or("", |at| &file[..at]);
+    let test_file = format!("{project}tests/test_{}.py", task.id.replace('-', "_"));
     let mut steps = vec![serde_json::json!({
         "id": "step-1",
         "type": if task.area == "docs" { "docs" } else { "implementation" },
@@ -123,20 +125,66 @@ fn review_plan(task: &TaskLine<'_>, prompt: &str) -> String {
         .to_owned()
 }
 
+/// A change in orch's edit format: each file the step modifies gets a
+/// function added (its whole new content written), each file it creates a
+/// test; the file contents come from the prompt's quoted files.
 fn implement(task: &TaskLine<'_>, prompt: &str) -> String {
-    let step = prompt.split("Current step:\n").nth(1).and_then(|s| s.lines().next()).unwrap_or_default();
-    let (step_id, description) = step.split_once(": ").unwrap_or((step, ""));
+    let step = prompt.split("Current step:\n").nth(1).unwrap_or_default();
+    let head = step.lines().next().unwrap_or_default();
+    let (step_id, description) = head.split_once(": ").unwrap_or((head, ""));
     let step_id = step_id.split(' ').next().unwrap_or_default();
-    let file = match prompt.split("Files to create: ").nth(1) {
-        Some(rest) => rest.lines().next().unwrap_or_default().to_owned(),
-        None => task.main_file(),
+    let listed = |label: &str| -> Vec<&str> {
+        step.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .map(|list| list.split(", ").map(str::trim).filter(|f| !f.is_empty()).collect())
+            .unwrap_or_default()
     };
-    format!(
-        "{step_id}: {description}\n\n```diff\n--- a/{file}\n+++ b/{file}\n@@ -1,3 +1,7 @@\n+# {task_id} {step_id}: {description}\n \
-         def handle(request):\n-    return legacy(request)\n+    result = legacy(request)\n+    audit(request, result)\n+    \
-         return result\n```\n",
-        task_id = task.id,
-    )
+    let quoted = quoted_files(prompt);
+    let function = task.id.replace('-', "_");
+    let mut edits = Vec::new();
+    for file in listed("Files to modify: ") {
+        let current = quoted.iter().find(|(path, _)| *path == file).map_or("", |(_, content)| content);
+        let addition = if file.ends_with(".md") {
+            format!("\n## {}\n\n{description}\n", task.goal.trim_end_matches('.'))
+        } else {
+            format!("\n\n\ndef {function}_{}():\n    \"\"\"{description}\"\"\"\n    return True\n", step_id.replace('-', "_"))
+        };
+        let content = format!("{}{addition}", current.trim_end());
+        edits.push(serde_json::json!({"op": "write", "path": file, "content": content}));
+    }
+    for file in listed("Files to create: ") {
+        let content = format!(
+            "\"\"\"Tests for {id}.\"\"\"\n\n\ndef test_{function}():\n    assert {function}_step_1()\n",
+            id = task.id
+        );
+        edits.push(serde_json::json!({"op": "write", "path": file, "content": content}));
+    }
+    if edits.is_empty() {
+        let file = task.main_file();
+        edits.push(serde_json::json!({"op": "write", "path": file, "content": format!("# {description}\n")}));
+    }
+    serde_json::to_string_pretty(&serde_json::json!({"summary": format!("{step_id}: {description}"), "edits": edits}))
+        .expect("changes serialise")
+}
+
+/// The files quoted in an implementer prompt: `--- path` lines, each
+/// followed by the file's content, after `The files as they are now:`.
+fn quoted_files(prompt: &str) -> Vec<(&str, String)> {
+    let Some(section) = prompt.split("The files as they are now:\n").nth(1) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(&str, String)> = Vec::new();
+    for line in section.lines() {
+        if let Some(path) = line.strip_prefix("--- ") {
+            files.push((path, String::new()));
+        } else if line.starts_with("Feedback on the previous attempt") || line.starts_with("A person reviewing") {
+            break;
+        } else if let Some((_, content)) = files.last_mut() {
+            content.push_str(line);
+            content.push('\n');
+        }
+    }
+    files
 }
 
 #[cfg(test)]
@@ -180,10 +228,18 @@ mod tests {
     }
 
     #[test]
-    fn implementations_name_the_step_and_file() {
-        let user = "Task fix-auth: Fix the timeout\n\nPlan:\n{}\n\nCurrent step:\nstep-2 (testing, trivial): Add tests\nFiles to create: tests/test_fix_auth.py\n";
+    fn implementations_are_edits_to_the_quoted_files() {
+        let user = "Task fix-auth: Fix the timeout\n\nPlan:\n{}\n\nCurrent step:\n\
+                    step-1 (implementation, small): Fix it\nFiles to modify: src/auth.py\n\
+                    Files to create: tests/test_fix_auth.py\n\nThe files as they are now:\n--- src/auth.py\n\
+                    TIMEOUT = 30\n\n";
         let reply = pipeline(&request("You are the implementer", user));
-        assert!(reply.text.starts_with("step-2: Add tests"), "{}", reply.text);
-        assert!(reply.text.contains("+++ b/tests/test_fix_auth.py"), "{}", reply.text);
+        let change: serde_json::Value = serde_json::from_str(&reply.text).unwrap();
+        assert_eq!(change["summary"], "step-1: Fix it");
+        let edits = change["edits"].as_array().unwrap();
+        assert_eq!(edits[0]["path"], "src/auth.py");
+        let content = edits[0]["content"].as_str().unwrap();
+        assert!(content.starts_with("TIMEOUT = 30\n\n\ndef fix_auth_step_1():"), "{content}");
+        assert_eq!(edits[1]["path"], "tests/test_fix_auth.py");
     }
 }
