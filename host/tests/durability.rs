@@ -14,6 +14,8 @@ use orch_host::store::{SqliteStore, Store, Synchronous};
 use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor};
 use tokio::process::Command;
 
+mod common;
+
 const TASKS: &str = r#"tasks:
   - id: docs-readme
     goal: Update the README install section
@@ -83,7 +85,12 @@ fn respond(request: &MockRequest, servings: &Mutex<Servings>) -> MockReply {
         }
     } else if system.contains("You are the implementer") {
         let fixed = if user.contains("Feedback on the previous attempt") { "fixed " } else { "" };
-        format!("{fixed}diff for {task} (call-{nonce})")
+        let step = user.split("Current step:\n").nth(1).and_then(|s| s.split(' ').next()).unwrap_or("s");
+        let change = serde_json::json!({
+            "summary": format!("{fixed}diff for {task} (call-{nonce})"),
+            "edits": [{"op": "write", "path": format!("src/{task}/{step}.py"), "content": format!("# call-{nonce}\n")}],
+        });
+        change.to_string()
     } else if task.contains("picky") && !first_user.contains("fixed diff") {
         format!(
             r#"{{"verdict": "needs_changes", "concerns": ["handle empty pages (call-{nonce})"], "summary": "call-{nonce}"}}"#
@@ -134,6 +141,7 @@ delay_ms = 10
         );
         std::fs::write(dir.path().join("orch.toml"), config).unwrap();
         std::fs::write(dir.path().join("tasks.yaml"), TASKS).unwrap();
+        common::init_repo(dir.path());
         Self { dir, mock, servings }
     }
 

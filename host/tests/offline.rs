@@ -17,8 +17,21 @@ use orch_host::store::{SqliteStore, Store, Synchronous};
 use orch_mock_llm::{MockLlm, Vendor, pipeline};
 use tokio::process::Command;
 
-const DEMO_TASKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/tasks.yaml");
+mod common;
+
+/// A fresh git repository holding a copy of `examples/`, as the orch
+/// repository holds it when the README's command runs.
+fn demo_repo(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    common::copy_dir(Path::new(EXAMPLES), &repo.join("examples"));
+    common::init_repo(&repo);
+    repo
+}
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
 const DEMO_CASSETTE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/tasks.cassette.jsonl");
+/// The tasks file, relative to a demo repository.
+const DEMO_TASKS: &str = "examples/tasks.yaml";
 /// Set to rewrite the demo cassette from a fresh recording.
 const UPDATE: &str = "ORCH_UPDATE_DEMO_CASSETTE";
 const KEYS: [&str; 3] = ["ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENAI_API_KEY"];
@@ -75,16 +88,17 @@ fn sorted_lines(path: &Path) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_demo_runs_offline_to_done() {
+async fn the_demo_runs_offline_to_done_and_leaves_a_branch_per_task() {
     let dir = tempfile::tempdir().unwrap();
-    let out = orch(dir.path(), &["run", DEMO_TASKS]).await;
+    let repo = demo_repo(dir.path());
+    let out = orch(&repo, &["run", DEMO_TASKS]).await;
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
         stderr.contains("offline: anthropic (ANTHROPIC_API_KEY is not set), gemini (GEMINI_API_KEY is not set)"),
         "{stderr}"
     );
-    let outcome = outcome(&dir.path().join(".orch/orch.db"));
+    let outcome = outcome(&repo.join(".orch/orch.db"));
     assert_eq!(outcome.len(), 4);
     for (id, (state, cost, _)) in &outcome {
         assert_eq!(*state, TaskState::Done, "{id}: {stdout}");
@@ -92,7 +106,14 @@ async fn the_demo_runs_offline_to_done() {
     }
     let revised = &outcome["paginate-orders"].2;
     assert_eq!(revised.iter().filter(|s| *s == "PLAN_REJECTED").count(), 1, "the demo shows one revision: {revised:?}");
-    let log = std::fs::read_to_string(dir.path().join("ORCHESTRATOR_RUN_LOG.md")).unwrap();
+    let fix = common::git(&repo, &["log", "--format=%s", "main..orch/fix-session-timeout"]);
+    assert_eq!(fix.lines().count(), 2, "one commit per step: {fix}");
+    assert!(fix.lines().all(|l| l.starts_with("orch: fix-session-timeout step-")), "{fix}");
+    let changed = common::git(&repo, &["diff", "--name-only", "main", "orch/fix-session-timeout"]);
+    assert!(changed.contains("examples/demo/src/auth/middleware.py"), "{changed}");
+    assert!(!repo.join(".orch/worktrees/fix-session-timeout").exists(), "a DONE task's worktree is removed");
+    assert_eq!(common::git(&repo, &["status", "--porcelain"]), "", "the checkout orch ran in is untouched");
+    let log = std::fs::read_to_string(repo.join("ORCHESTRATOR_RUN_LOG.md")).unwrap();
     assert!(log.contains("Tasks: 4 completed, 0 failed"), "{log}");
     assert!(
         log.contains("\n> offline: anthropic (ANTHROPIC_API_KEY is not set)"),
@@ -104,6 +125,8 @@ async fn the_demo_runs_offline_to_done() {
 async fn recording_then_replaying_reproduces_the_run_and_the_demo_cassette() {
     let mock = MockLlm::builder().responder(pipeline).start().await.expect("the mock starts");
     let dir = tempfile::tempdir().unwrap();
+    let recorded_repo = demo_repo(&dir.path().join("recorded"));
+    let replayed_repo = demo_repo(&dir.path().join("replayed"));
     let (origin, anthropic, gemini) = (mock.origin(), mock.base_url(Vendor::Anthropic), mock.base_url(Vendor::Gemini));
     // The default routing; only where the providers live and their key change.
     let config = format!(
@@ -124,21 +147,27 @@ secrets = ["ORCH_TEST_KEY"]
 "#
     );
     std::fs::write(dir.path().join("orch.toml"), config).unwrap();
+    let config_path = dir.path().join("orch.toml");
+    let config_arg = config_path.to_str().unwrap();
     let recorded = dir.path().join("recorded.cassette.jsonl");
     let rec = recorded.to_str().unwrap();
-    let out = orch(dir.path(), &["--store", "recorded.db", "run", DEMO_TASKS, "--record", rec]).await;
+    let out = orch(&recorded_repo, &["--config", config_arg, "run", DEMO_TASKS, "--record", rec]).await;
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
     let calls = mock.calls();
     assert!(calls > 0);
     assert_eq!(sorted_lines(&recorded).len() as u64, calls, "every call recorded once");
 
-    let out = orch(dir.path(), &["--store", "replayed.db", "run", DEMO_TASKS, "--replay", rec]).await;
+    let out = orch(&replayed_repo, &["--config", config_arg, "run", DEMO_TASKS, "--replay", rec]).await;
     assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(mock.calls(), calls, "a replay calls no provider");
     let (recorded_run, replayed_run) =
-        (outcome(&dir.path().join("recorded.db")), outcome(&dir.path().join("replayed.db")));
+        (outcome(&recorded_repo.join(".orch/orch.db")), outcome(&replayed_repo.join(".orch/orch.db")));
     assert_eq!(recorded_run, replayed_run, "same states, same costs");
     assert!(recorded_run.values().all(|(state, _, _)| *state == TaskState::Done), "{recorded_run:?}");
+    for id in recorded_run.keys() {
+        let tree = |repo: &Path| common::git(repo, &["rev-parse", &format!("orch/{id}^{{tree}}")]);
+        assert_eq!(tree(&recorded_repo), tree(&replayed_repo), "{id}: the same change");
+    }
 
     if std::env::var_os(UPDATE).is_some() {
         std::fs::copy(&recorded, DEMO_CASSETTE).unwrap();
@@ -153,13 +182,11 @@ secrets = ["ORCH_TEST_KEY"]
 #[tokio::test]
 async fn a_run_budget_escalates_and_resuming_counts_journaled_calls_once() {
     let dir = tempfile::tempdir().unwrap();
-    let full = dir.path().join("full");
-    std::fs::create_dir(&full).unwrap();
+    let full = demo_repo(&dir.path().join("full"));
     assert!(orch(&full, &["run", DEMO_TASKS]).await.status.success());
     let unlimited: f64 = outcome(&full.join(".orch/orch.db")).values().map(|(_, cost, _)| cost).sum();
 
-    let limited = dir.path().join("limited");
-    std::fs::create_dir(&limited).unwrap();
+    let limited = demo_repo(&dir.path().join("limited"));
     let budget = format!("{:.6}", unlimited / 3.0);
     let out = orch(&limited, &["run", DEMO_TASKS, "--concurrency", "1", "--max-cost", &budget]).await;
     let stdout = text(&out.stdout);

@@ -189,10 +189,28 @@ fn first_line(text: &str, max: usize) -> String {
     }
 }
 
-/// The files a step is about, as they are in the worktree now, for the
-/// implementer's prompt: a heading, then each file under a `--- path` line,
-/// cut to a size; empty when there are none.
-pub(crate) fn quote_files(workspace: &Workspace, paths: &[String]) -> String {
+/// The files a step is about, as they were when the step's round `round`
+/// began, for the implementer's prompt. Journaled: on replay the files may
+/// already hold the step's commit, but the prompt must be the one sent.
+pub(crate) async fn quote_files<P: Plugins>(
+    t: &mut TaskRun<P>,
+    workspace: &Workspace,
+    step: &str,
+    round: u32,
+    paths: &[String],
+) -> Result<String, Halt> {
+    let key = format!("files/{step}/{round}");
+    if let Some(quoted) = t.recorded(&key).and_then(|v| v.as_str()) {
+        return Ok(quoted.to_owned());
+    }
+    let quoted = read_files(workspace, paths);
+    t.record_effect(key, json!(quoted)).await?;
+    Ok(quoted)
+}
+
+/// A heading, then each file under a `--- path` line, cut to a size; empty
+/// when none of `paths` is a readable file.
+fn read_files(workspace: &Workspace, paths: &[String]) -> String {
     let mut quoted = Vec::new();
     let mut budget = FILES_QUOTE_BYTES;
     for path in paths {

@@ -166,7 +166,8 @@ async fn implement_step<P: Plugins>(
         vars.set("plan", plan_text).set("step", describe_step(step));
         vars.block("feedback", "Feedback on the previous attempt. Address every point:", &feedback);
         if let Some(workspace) = &workspace {
-            vars.set("files", change::quote_files(workspace, &step_files(t, step)));
+            let files = step_files(t, step);
+            vars.set("files", change::quote_files(t, workspace, id, round, &files).await?);
         }
         let messages = TaskRun::<P>::messages(vars.render(&implementer.system), vars.render(&implementer.user));
         let work = match &workspace {

@@ -672,7 +672,10 @@ async fn edits_that_do_not_apply_or_escape_go_back_to_the_implementer() {
 
 #[tokio::test]
 async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
-    let mut reference = Harness::new(&[spec("a", &[])]);
+    // The implementer is shown app.py, which step s1 changes: a resumed run
+    // must send s1's prompt as it was, not with the committed file.
+    let task = || TaskSpec { context_files: vec!["app.py".into()], ..spec("a", &[]) };
+    let mut reference = Harness::new(&[task()]);
     let root = in_repo(&mut reference);
     let fake = Arc::new(Fake::new(editing));
     reference.run(&fake, &["a"], 1).await;
@@ -680,7 +683,7 @@ async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
     let tree = git_out(&root, &["rev-parse", "orch/a^{tree}"]);
 
     for cut in 1..total {
-        let mut h = Harness::new(&[spec("a", &[])]);
+        let mut h = Harness::new(&[task()]);
         let root = in_repo(&mut h);
         let hanging = Arc::new(Fake { hang_after: Some(cut), ..Fake::new(editing) });
         let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;

@@ -147,7 +147,10 @@ fn implement(task: &TaskLine<'_>, prompt: &str) -> String {
         let addition = if file.ends_with(".md") {
             format!("\n## {}\n\n{description}\n", task.goal.trim_end_matches('.'))
         } else {
-            format!("\n\n\ndef {function}_{}():\n    \"\"\"{description}\"\"\"\n    return True\n", step_id.replace('-', "_"))
+            format!(
+                "\n\n\ndef {function}_{}():\n    \"\"\"{description}\"\"\"\n    return True\n",
+                step_id.replace('-', "_")
+            )
         };
         let content = format!("{}{addition}", current.trim_end());
         edits.push(serde_json::json!({"op": "write", "path": file, "content": content}));
