@@ -10,6 +10,7 @@ pub mod edits;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 pub use edits::{Change, Edit, EditError};
 
@@ -47,6 +48,9 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
 pub struct Workspaces {
     repo: PathBuf,
     dir: PathBuf,
+    /// Adding, pruning and removing worktrees change the repository's shared
+    /// worktree list, so tasks running at once take turns.
+    registry: Arc<Mutex<()>>,
 }
 
 impl Workspaces {
@@ -56,7 +60,7 @@ impl Workspaces {
         let top = git(path, &["rev-parse", "--show-toplevel"]).map_err(|e| not_a_repo(e.to_string()))?;
         git(path, &["rev-parse", "--verify", "-q", "HEAD"]).map_err(|_| not_a_repo("it has no commit yet".into()))?;
         let dir = std::path::absolute(dir).map_err(|e| not_a_repo(e.to_string()))?;
-        Ok(Self { repo: PathBuf::from(top), dir })
+        Ok(Self { repo: PathBuf::from(top), dir, registry: Arc::default() })
     }
 
     /// The repository's top directory.
@@ -75,6 +79,7 @@ impl Workspaces {
     pub fn for_task(&self, task: &str) -> Result<Worktree, WorkspaceError> {
         let path = self.dir.join(task);
         let branch = Self::branch(task);
+        let _turn = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if path.join(".git").exists() {
             return Ok(Worktree { path, branch });
         }
@@ -176,6 +181,7 @@ impl Worktree {
 
     /// Removes the worktree (the branch stays, ready to merge).
     pub fn remove(&self, workspaces: &Workspaces) -> Result<(), WorkspaceError> {
+        let _turn = workspaces.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let target = self.path.to_string_lossy().into_owned();
         git(workspaces.repo(), &["worktree", "remove", "--force", &target])?;
         Ok(())

@@ -186,3 +186,25 @@ fn a_directory_without_git_is_not_a_repository() {
     let err = Workspaces::open(dir.path(), &dir.path().join("w")).unwrap_err();
     assert!(err.to_string().contains("no commit yet"), "{err}");
 }
+
+#[test]
+fn tasks_set_up_their_worktrees_at_once_without_tripping_over_each_other() {
+    let (_dir, workspaces) = repo();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let workspaces = workspaces.clone();
+            std::thread::spawn(move || {
+                let tree = workspaces.for_task(&format!("task-{i}")).unwrap();
+                tree.apply(&[write("x.py", &format!("{i}\n"))]).unwrap();
+                tree.commit_once("step", &format!("Orch-Step: task-{i}/s1")).unwrap();
+                tree.remove(&workspaces).unwrap();
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    for i in 0..8 {
+        assert_eq!(git(workspaces.repo(), &["show", &format!("orch/task-{i}:x.py")]).unwrap(), i.to_string());
+    }
+}
