@@ -7,6 +7,7 @@ use guest_build::Guest;
 
 const TEST_PLUGINS: &[Guest<'static>] = &[
     Guest { package: "orch-test-probe", dir: "tests/plugins/probe" },
+    Guest { package: "orch-test-gate-probe", dir: "tests/plugins/gate-probe" },
     Guest { package: "orch-test-greedy", dir: "tests/plugins/greedy" },
     Guest { package: "orch-test-future-api", dir: "tests/plugins/future-api" },
 ];

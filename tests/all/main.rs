@@ -4,6 +4,7 @@
 //! plugins against the mock LLM server.
 
 mod costs;
+mod gates;
 mod host_limits;
 mod providers;
 mod router;

@@ -154,10 +154,15 @@ pub(crate) async fn discard<P: Plugins>(t: &mut TaskRun<P>, workspace: &Workspac
     if committed(t, step) {
         return Ok(());
     }
-    if let Err(e) = workspace.tree.discard_uncommitted() {
-        return Err(t.fail(format!("cannot discard a rejected attempt: {e}")).await);
+    clean(t, workspace, "a rejected attempt").await
+}
+
+/// Throws away everything not committed (`what`, named if that fails).
+pub(crate) async fn clean<P: Plugins>(t: &mut TaskRun<P>, workspace: &Workspace, what: &str) -> Result<(), Halt> {
+    match workspace.tree.discard_uncommitted() {
+        Ok(()) => Ok(()),
+        Err(e) => Err(t.fail(format!("cannot discard {what}: {e}")).await),
     }
-    Ok(())
 }
 
 /// Commits an approved step, once: a commit that a killed run made but did

@@ -41,6 +41,10 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
                 findings.extend(result.findings.iter().map(|f| format!("{gate}: {}", f.render())));
             }
         }
+        if let Some(workspace) = t.workspace.clone() {
+            // Commands the gates ran may have left files (caches, reports).
+            change::clean(t, &workspace, "what the gates' commands left").await?;
+        }
         if findings.is_empty() {
             t.meta.concerns.clear();
             t.move_task(TaskState::Done, "every step approved and every gate passed")?;

@@ -16,22 +16,42 @@ use super::audit::{AuditEvent, Capability};
 use super::bindings::types::{Command, CommandOutput, PluginError};
 use super::state::PluginContext;
 
+/// Whether `path` is `root` or below it, compared component by component
+/// (`..` never counts as inside).
+fn inside(path: &Path, root: &Path) -> bool {
+    !path.components().any(|c| c == std::path::Component::ParentDir) && path.starts_with(root)
+}
+
 /// How long output readers may keep draining after the process has exited.
 const READER_GRACE: Duration = Duration::from_secs(1);
 
-/// Runs `command` for `plugin`, spending at most `time_left`.
-pub async fn run(plugin: &PluginContext, command: Command, time_left: Duration) -> Result<CommandOutput, PluginError> {
+/// Runs `command` for `plugin`, spending at most `time_left`. The working
+/// directory must lie in a granted read path or in the call's `workspace`
+/// (the default when there is one).
+pub async fn run(
+    plugin: &PluginContext,
+    workspace: Option<&Path>,
+    command: Command,
+    time_left: Duration,
+) -> Result<CommandOutput, PluginError> {
     let deny = |detail: String| plugin.deny(Capability::Exec, detail);
     plugin.grants.check_command(&command.program, &command.args).map_err(&deny)?;
     let cwd = match &command.cwd {
         Some(dir) => {
             let dir = PathBuf::from(dir);
-            if plugin.grants.read_root(&dir).is_none() {
-                return Err(deny(format!("working directory {} is outside the granted read paths", dir.display())));
+            let in_workspace = workspace.is_some_and(|w| dir.is_absolute() && inside(&dir, w));
+            if plugin.grants.read_root(&dir).is_none() && !in_workspace {
+                return Err(deny(format!(
+                    "working directory {} is outside the granted read paths and the task's workspace",
+                    dir.display()
+                )));
             }
             dir
         }
-        None => plugin.grants.read_paths.first().cloned().unwrap_or_else(std::env::temp_dir),
+        None => workspace
+            .map(Path::to_owned)
+            .or_else(|| plugin.grants.read_paths.first().cloned())
+            .unwrap_or_else(std::env::temp_dir),
     };
     let program = resolve_program(&command.program).ok_or_else(|| {
         PluginError::Fatal(format!("command `{}` is allowlisted but not found on PATH", command.program))

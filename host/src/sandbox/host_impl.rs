@@ -38,7 +38,7 @@ impl Host for CallState {
 
     async fn exec(&mut self, command: Command) -> Result<CommandOutput, PluginError> {
         self.refuse_during_describe(Capability::Exec, "exec")?;
-        exec::run(&self.plugin, command, self.remaining()).await
+        exec::run(&self.plugin, self.workspace.as_deref(), command, self.remaining()).await
     }
 }
 

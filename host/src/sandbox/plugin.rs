@@ -4,6 +4,7 @@
 //! memory cap. Traps, missed deadlines and refused memory become typed
 //! [`SandboxError`]s naming the plugin, and the runtime keeps serving.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,9 +73,14 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// A fresh instance in its own `Store`, instantiated under the deadline.
-    pub(crate) async fn instantiate(&self, phase: Phase) -> Result<PluginInstance, SandboxError> {
+    /// `workspace` is mounted read-only for this instance only.
+    pub(crate) async fn instantiate(
+        &self,
+        phase: Phase,
+        workspace: Option<&Path>,
+    ) -> Result<PluginInstance, SandboxError> {
         let slot = Arc::clone(&self.slots).acquire_owned().await.expect("the slot semaphore is never closed");
-        let state = CallState::new(Arc::clone(&self.context), phase).map_err(|e| SandboxError::Trap {
+        let state = CallState::new(Arc::clone(&self.context), phase, workspace).map_err(|e| SandboxError::Trap {
             plugin: self.context.id(),
             message: format!("cannot prepare the sandbox: {e:#}"),
         })?;
@@ -149,15 +155,18 @@ impl LoadedPlugin {
         self.instantiate().await?.complete(request).await
     }
 
-    /// Judges a change: one call on a fresh instance.
+    /// Judges a change: one call on a fresh instance that sees the request's
+    /// workspace (an absolute directory) read-only and may run commands in it.
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckResult, SandboxError> {
-        self.instantiate().await?.check(request).await
+        let workspace = Path::new(&request.workspace);
+        let workspace = (workspace.is_absolute() && workspace.is_dir()).then_some(workspace);
+        self.prepared.instantiate(Phase::Call, workspace).await?.check(request).await
     }
 
     /// A fresh instance for normal calls. Calls made on the same instance
     /// share the plugin's memory; the one-shot methods above do not.
     pub async fn instantiate(&self) -> Result<PluginInstance, SandboxError> {
-        self.prepared.instantiate(Phase::Call).await
+        self.prepared.instantiate(Phase::Call, None).await
     }
 }
 

@@ -332,7 +332,7 @@ impl Runtime {
             engine: self.engine.clone(),
             slots: Arc::clone(&self.slots),
         };
-        let info = prepared.instantiate(Phase::Describe).await?.describe().await?;
+        let info = prepared.instantiate(Phase::Describe, None).await?.describe().await?;
         check_description(&prepared, &info)?;
         prepared.context.version.get_or_init(|| info.version.clone());
         Ok(LoadedPlugin { info, identity, sha256, size_bytes, source, cache, prepared })

@@ -5,6 +5,7 @@
 //! between tasks.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -164,18 +165,22 @@ pub struct CallState {
     pub deadline: Instant,
     /// Log lines written so far in this call.
     pub log_lines: u32,
+    /// The task workspace a gate call judges, mounted read-only for this call
+    /// only; commands may run in it.
+    pub workspace: Option<PathBuf>,
 }
 
 impl CallState {
     /// Fresh state for one call of `plugin`: no environment, no arguments, no
     /// network sockets, stdin closed, stdout discarded, stderr captured, and
-    /// the granted read paths mounted read-only at their own paths.
-    pub fn new(plugin: Arc<PluginContext>, phase: Phase) -> anyhow::Result<Self> {
+    /// the granted read paths (and the call's `workspace`, if any) mounted
+    /// read-only at their own paths.
+    pub fn new(plugin: Arc<PluginContext>, phase: Phase, workspace: Option<&Path>) -> anyhow::Result<Self> {
         let stderr = MemoryOutputPipe::new(plugin.services.caps.plugin_stderr_bytes);
         let mut wasi = WasiCtxBuilder::new();
         wasi.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         if phase == Phase::Call {
-            for path in &plugin.grants.read_paths {
+            for path in plugin.grants.read_paths.iter().map(PathBuf::as_path).chain(workspace) {
                 let guest = path.to_string_lossy();
                 wasi.preopened_dir(path, guest.as_ref(), FsPerms::ReadOnly)
                     .map_err(|e| anyhow::anyhow!("{e:#}"))
@@ -193,6 +198,7 @@ impl CallState {
             phase,
             deadline,
             log_lines: 0,
+            workspace: workspace.map(Path::to_owned),
         })
     }
 

@@ -1,0 +1,69 @@
+//! A gate call sees the workspace it judges, read-only and for that call
+//! only, and may run allowlisted commands there — nothing else.
+
+use std::path::Path;
+use std::time::Duration;
+
+use orch_host::sandbox::{
+    AuditEvent, Capability, CheckRequest, CommandGrant, Grants, LoadedPlugin, PluginError, PluginSource, PluginSpec,
+    Risk, Task,
+};
+use orch_tests::plugins::ORCH_TEST_GATE_PROBE;
+
+async fn gate_probe(runtime: &orch_host::sandbox::Runtime) -> LoadedPlugin {
+    let grants =
+        Grants { commands: vec![CommandGrant { program: "cat".into(), args: vec!["*".into()] }], ..Grants::default() };
+    let spec = PluginSpec {
+        grants,
+        timeout: Some(Duration::from_secs(10)),
+        ..PluginSpec::new("gate-probe", PluginSource::File(ORCH_TEST_GATE_PROBE.into()))
+    };
+    runtime.load(spec).await.expect("the gate probe loads")
+}
+
+fn request(goal: &str, workspace: &Path) -> CheckRequest {
+    CheckRequest {
+        task: Task { id: "t".into(), goal: goal.into(), risk: Risk::Low, area: "core".into(), labels: Vec::new() },
+        workspace: workspace.display().to_string(),
+        changed_files: Vec::new(),
+        diff: String::new(),
+        change_size: "small".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_gate_reads_and_runs_commands_in_its_workspace_but_cannot_write_there() {
+    let (runtime, audit) = super::runtime();
+    let plugin = gate_probe(&runtime).await;
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("worktree");
+    std::fs::create_dir(&workspace).unwrap();
+    std::fs::write(workspace.join("hello.txt"), "hi there\n").unwrap();
+
+    let read = plugin.check(&request("read hello.txt", &workspace)).await.unwrap();
+    assert_eq!((read.passed, read.summary.as_str()), (true, "read: hi there"));
+    let ran = plugin.check(&request("exec cat hello.txt", &workspace)).await.unwrap();
+    assert_eq!((ran.passed, ran.summary.as_str()), (true, "exit Some(0): hi there"), "runs in the workspace");
+
+    let write = plugin.check(&request("write planted.txt", &workspace)).await.unwrap();
+    assert!(!write.passed && write.summary.starts_with("write failed"), "{}", write.summary);
+    assert!(!workspace.join("planted.txt").exists(), "read-only");
+
+    let elsewhere = dir.path().join("other");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("secret.txt"), "not yours").unwrap();
+    let outside = plugin.check(&request("read ../other/secret.txt", &workspace)).await.unwrap();
+    assert!(!outside.passed, "only the workspace is mounted: {}", outside.summary);
+    let goal = format!("exec cwd={} cat secret.txt", elsewhere.display());
+    let denied = plugin.check(&request(&goal, &workspace)).await.unwrap_err();
+    assert!(denied.to_string().contains("outside the granted read paths and the task's workspace"), "{denied}");
+
+    let not_allowed = plugin.check(&request("exec ls", &workspace)).await.unwrap_err();
+    assert!(
+        matches!(&not_allowed, orch_host::sandbox::SandboxError::Plugin { error: PluginError::Denied(_), .. }),
+        "{not_allowed:?}"
+    );
+    let denials =
+        audit.events().iter().filter(|e| matches!(e, AuditEvent::Denied { capability: Capability::Exec, .. })).count();
+    assert_eq!(denials, 2, "both refusals are audited");
+}
