@@ -10,6 +10,7 @@ const BUILTINS: &[Guest<'static>] = &[
     Guest { package: "orch-router-rules", dir: "plugins/router-rules" },
     Guest { package: "orch-openai", dir: "plugins/openai" },
     Guest { package: "orch-anthropic", dir: "plugins/anthropic" },
+    Guest { package: "orch-gate-command", dir: "plugins/gate-command" },
     Guest { package: "orch-gemini", dir: "plugins/gemini" },
 ];
 

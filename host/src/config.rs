@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cost::{Budget, Price};
-use crate::engine::{PipelineConfig, Prompts, Settings};
+use crate::engine::{GatePolicy, PipelineConfig, Prompts, Settings};
 use crate::limits::RateLimit;
 use crate::replay::ReplayConfig;
 use crate::retry::RetryConfig;
@@ -54,6 +54,8 @@ pub struct OrchConfig {
     /// Prices in USD per million tokens, by model.
     #[serde(default)]
     pub pricing: BTreeMap<String, Price>,
+    /// Which gate plugins judge a change.
+    pub gates: GatePolicy,
     /// Spending limits per task and per run.
     #[serde(default)]
     pub budget: Budget,
@@ -163,6 +165,7 @@ impl LoadedConfig {
             pipeline: config.pipeline.clone(),
             retry: config.retry.policy().map_err(invalid)?,
             prompts: config.prompts.clone(),
+            gates: config.gates.clone(),
             budget: config.budget,
             rate_limits: self.rate_limits()?,
             workspaces: None,

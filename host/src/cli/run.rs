@@ -147,8 +147,15 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
     }
 
     let runtime = Runtime::builder().build()?;
-    let gates = settings.pipeline.gates.clone();
-    let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router, &gates).await?;
+    let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router).await?;
+    let unconfigured: Vec<String> = settings.gates.names().into_iter().filter(|g| !plugins.has_gate(g)).collect();
+    if !unconfigured.is_empty() {
+        eprintln!(
+            "note: [gates] names {}, which no gate plugin is configured for; skipped",
+            unconfigured.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+        );
+        settings.gates.retain(|gate| plugins.has_gate(gate));
+    }
     let missing_keys = plugins.providers_missing_secrets(&EnvSecrets);
     let plugins = Offline::new(plugins, mode, cassette, missing_keys).map_err(|e| UsageError(e.to_string()))?;
     let note = plugins.describe();

@@ -5,6 +5,7 @@
 
 mod change;
 mod committer;
+pub mod gate_policy;
 mod pipeline;
 pub mod plan;
 pub mod plugins;
@@ -24,6 +25,7 @@ use crate::state::{IllegalTransition, TaskState};
 use crate::store::{EventRow, Store, StoreError};
 use crate::workspace::Workspaces;
 
+pub use gate_policy::GatePolicy;
 pub use plugins::{Plugins, SandboxPlugins, Served};
 pub use prompts::Prompts;
 
@@ -33,9 +35,6 @@ pub use prompts::Prompts;
 pub struct PipelineConfig {
     /// The router plugin.
     pub router: String,
-    /// Gate plugins run in QUALITY_GATE, in order.
-    #[serde(default)]
-    pub gates: Vec<String>,
     /// Plan review rejections before a person is asked.
     pub max_plan_rounds: u32,
     /// Code review rejections of one step before a person is asked.
@@ -78,6 +77,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// Prompt templates.
     pub prompts: Prompts,
+    /// Which gates judge a change.
+    pub gates: GatePolicy,
     /// Spending limits.
     pub budget: Budget,
     /// Rate limits by provider.

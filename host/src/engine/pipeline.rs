@@ -28,7 +28,8 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
         work.push((step.id.clone(), text));
     }
     let size = plan.steps.iter().map(|s| s.estimated_complexity).max().unwrap_or_default();
-    let gates = t.shared().settings.pipeline.gates.clone();
+    let policy = t.shared().settings.gates.clone();
+    let gates = policy.for_change(size, t.spec.risk);
     let max_gate_rounds = t.shared().settings.pipeline.max_gate_rounds;
     for round in 1.. {
         t.move_task(TaskState::QualityGate, format!("running {} gate(s)", gates.len()))?;
@@ -36,9 +37,14 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
         let mut findings = Vec::new();
         for gate in &gates {
             let result = t.check(gate, round, request.clone()).await?;
+            let warnings: Vec<_> = result.findings.iter().filter(|f| f.severity == "warning").collect();
             if !result.passed {
                 findings.push(format!("{gate}: {}", result.summary));
                 findings.extend(result.findings.iter().map(|f| format!("{gate}: {}", f.render())));
+            } else if policy.require_clean && !warnings.is_empty() {
+                // Passed, but cannot merge cleanly.
+                findings.push(format!("{gate}: passed with {} warning(s): {}", warnings.len(), result.summary));
+                findings.extend(warnings.iter().map(|f| format!("{gate}: {}", f.render())));
             }
         }
         if let Some(workspace) = t.workspace.clone() {

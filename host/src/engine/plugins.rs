@@ -54,13 +54,8 @@ fn label(plugin: &LoadedPlugin) -> String {
 }
 
 impl SandboxPlugins {
-    /// Loads every configured plugin; `router` and `gates` must be among them.
-    pub async fn load(
-        runtime: &Runtime,
-        config: &LoadedConfig,
-        router: &str,
-        gates: &[String],
-    ) -> anyhow::Result<Self> {
+    /// Loads every configured plugin; `router` must be among them.
+    pub async fn load(runtime: &Runtime, config: &LoadedConfig, router: &str) -> anyhow::Result<Self> {
         let mut by_kind: [BTreeMap<String, Arc<LoadedPlugin>>; 3] = Default::default();
         for spec in config.plugin_specs()? {
             let name = spec.name.clone();
@@ -72,24 +67,19 @@ impl SandboxPlugins {
             };
             by_kind[slot].insert(name, Arc::new(plugin));
         }
-        let [mut routers, providers, gate_plugins] = by_kind;
+        let [mut routers, providers, gates] = by_kind;
         let router = routers.remove(router).with_context(|| {
             format!(
                 "[pipeline] router = \"{router}\" is not a configured router plugin in {}",
                 config.shown_path().display()
             )
         })?;
-        let mut gates_in_use = BTreeMap::new();
-        for gate in gates {
-            let plugin = gate_plugins.get(gate).with_context(|| {
-                format!(
-                    "[pipeline] gates names `{gate}`, which is not a configured gate plugin in {}",
-                    config.shown_path().display()
-                )
-            })?;
-            gates_in_use.insert(gate.clone(), Arc::clone(plugin));
-        }
-        Ok(Self { router, providers, gates: gates_in_use })
+        Ok(Self { router, providers, gates })
+    }
+
+    /// Whether a gate plugin named `name` is configured.
+    pub fn has_gate(&self, name: &str) -> bool {
+        self.gates.contains_key(name)
     }
 
     /// Providers that need a secret `secrets` does not have, each with the

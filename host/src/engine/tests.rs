@@ -150,7 +150,7 @@ impl Harness {
         store.add_tasks(tasks).unwrap();
         let mut settings = LoadedConfig::from_text(None, None).unwrap().settings().unwrap();
         settings.retry.backoff = Backoff::Fixed(Duration::from_millis(1));
-        settings.pipeline.gates = vec!["lint".into()];
+        settings.gates = GatePolicy { always: vec!["lint".into()], ..GatePolicy::default() };
         let run = store.begin_run("test").unwrap().id;
         Self { _dir: dir, store, settings, pricing: BTreeMap::new(), run }
     }
@@ -695,4 +695,29 @@ async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
         assert_eq!(git_out(&root, &["rev-parse", "orch/a^{tree}"]), tree, "cut at {cut}: the same change");
         assert_eq!(git_out(&root, &["rev-list", "--count", "orch/a"]), "3", "cut at {cut}: one commit per step");
     }
+}
+
+#[tokio::test]
+async fn a_warning_keeps_a_task_from_done_unless_passing_is_enough() {
+    let warning_gate = || -> Gate {
+        Box::new(|req, _| {
+            let fixed = req.diff.contains("### step fix-1");
+            let warning =
+                Finding { severity: Severity::Warning, file: Some("a.py".into()), line: None, message: "W291".into() };
+            CheckResult { passed: true, summary: "passed".into(), findings: if fixed { vec![] } else { vec![warning] } }
+        })
+    };
+    let clean = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake { gate: warning_gate(), ..Fake::new(happy) });
+    let report = clean.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let fix_prompt = fake.prompts("implementer").into_iter().find(|p| p.contains("fix-1")).expect("a fix step");
+    assert!(fix_prompt.contains("lint: passed with 1 warning(s)") && fix_prompt.contains("W291"), "{fix_prompt}");
+
+    let mut lenient = Harness::new(&[spec("a", &[])]);
+    lenient.settings.gates.require_clean = false;
+    let fake = Arc::new(Fake { gate: warning_gate(), ..Fake::new(happy) });
+    let report = lenient.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    assert!(fake.prompts("implementer").iter().all(|p| !p.contains("fix-1")), "passing was enough");
 }
