@@ -22,7 +22,10 @@ fn main() {
     let mut src = String::from("/// First-party plugins embedded at build time: (name, component bytes).\n");
     src.push_str("pub const BUILTIN_PLUGINS: &[(&str, &[u8])] = &[\n");
     for (guest, path) in BUILTINS.iter().zip(&paths) {
-        let name = Path::new(guest.dir).file_name().expect("dir has a name").to_string_lossy();
+        // The builtin's name is its directory's, gates without the `gate-`
+        // prefix that groups them: plugins/gate-command is `command`.
+        let dir = Path::new(guest.dir).file_name().expect("dir has a name").to_string_lossy();
+        let name = dir.strip_prefix("gate-").unwrap_or(&dir);
         writeln!(src, "    ({name:?}, include_bytes!({:?})),", path.display().to_string())
             .expect("writing to a String cannot fail");
     }

@@ -48,8 +48,8 @@
 //!
 //! Capabilities: one command per check, its arguments as patterns
 //! (`{workspace}` as `*`). The operator grants them under
-//! `[plugins.command.grants]`, together with a `read_paths` entry covering
-//! the workspaces (a command's working directory must lie inside one).
+//! `[plugins.command.grants]`. The host mounts the task's workspace for each
+//! check call, and commands run there.
 
 pub mod junit;
 pub mod lines;

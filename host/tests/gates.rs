@@ -1,0 +1,191 @@
+//! Real changes judged by real gates, end to end: `orch run` on a throwaway
+//! git repository, the implementer served by the mock LLM server, the
+//! builtin `command` gate running the real pytest in each task's worktree.
+//! - a task that adds a module and its test passes and is DONE;
+//! - a task whose change breaks a test fails the gate, gets the failing test
+//!   back as feedback, fixes it on the next attempt and is DONE;
+//! - a task whose change carries an API key is stopped by `secrets`.
+
+use std::path::Path;
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+
+use orch_host::state::TaskState;
+use orch_host::store::{SqliteStore, Store, Synchronous};
+use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor};
+use serde_json::json;
+use tokio::process::Command;
+
+mod common;
+
+const TASKS: &str = r#"tasks:
+  - id: add-mul
+    goal: Add a mul function with a test
+    risk: low
+    area: core
+  - id: break-then-fix
+    goal: Make add handle floats
+    risk: low
+    area: core
+  - id: leak-key
+    goal: Configure the billing client
+    risk: low
+    area: services
+"#;
+
+/// The pipeline's counterpart: one-step plans, approvals, and per task a
+/// change; `break-then-fix` first breaks `add` and repairs it once the gate's
+/// findings come back; `leak-key` always writes a key into its config.
+fn respond(request: &MockRequest, prompts: &Mutex<Vec<String>>) -> MockReply {
+    let system = request.system.as_deref().unwrap_or_default();
+    let user = request.messages.iter().find(|(role, _)| role == "user").map_or("", |(_, c)| c.as_str());
+    prompts.lock().unwrap().push(user.to_owned());
+    let task = user.split_whitespace().nth(1).unwrap_or_default().trim_end_matches(':');
+    let text = if system.contains("You are the planner") {
+        json!({"steps": [{"id": "s1", "type": "implementation", "description": "make the change",
+                          "estimated_complexity": "small"}]})
+        .to_string()
+    } else if system.contains("You are the implementer") {
+        let fixing = user.contains("Fix every finding of the quality gate");
+        let edits = match (task, fixing) {
+            ("add-mul", _) => json!([
+                {"op": "write", "path": "mul.py", "content": "def mul(a, b):\n    return a * b\n"},
+                {"op": "write", "path": "tests/test_mul.py",
+                 "content": "from mul import mul\n\n\ndef test_mul():\n    assert mul(3, 4) == 12\n"}]),
+            ("break-then-fix", false) => json!([
+                {"op": "replace", "path": "calc.py", "search": "return a + b", "replace": "return float(a) - b"}]),
+            ("break-then-fix", true) => json!([
+                {"op": "replace", "path": "calc.py", "search": "return float(a) - b", "replace": "return float(a) + b"}]),
+            _ => json!([{"op": "write", "path": "billing.py",
+                         "content": "OPENAI_API_KEY = \"sk-proj-Xq7vB2mN9kLp4RtY8wZc3FhJ6dSa1GeU0iOo5TnKb\"\n"}]),
+        };
+        json!({"summary": format!("change for {task}"), "edits": edits}).to_string()
+    } else {
+        json!({"verdict": "approved", "summary": "fine"}).to_string()
+    };
+    MockReply { text, input_tokens: 100, output_tokens: 20, cached_input_tokens: 0 }
+}
+
+const PYTEST: &str =
+    r#"["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--junitxml={junit}"]"#;
+
+fn config(mock: &MockLlm) -> String {
+    let (origin, base) = (mock.origin(), mock.base_url(Vendor::OpenAi));
+    format!(
+        r#"
+[plugins.openai.config]
+base_url = "{base}"
+api_key_secret = ""
+[plugins.openai.grants]
+http = ["{origin}"]
+secrets = []
+
+[plugins.router-rules.config.models]
+strong = {{ provider = "openai", model = "gpt-4o" }}
+mid = {{ provider = "openai", model = "gpt-4o" }}
+cheap = {{ provider = "openai", model = "gpt-4o" }}
+
+[plugins.tests]
+builtin = "command"
+[[plugins.tests.config.checks]]
+name = "pytest"
+program = "python3"
+args = {PYTEST}
+parse = "junit"
+[[plugins.tests.grants.commands]]
+program = "python3"
+args = ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--junitxml=/dev/stdout"]
+
+[gates]
+always = ["secrets", "tests"]
+trivial = []
+small = []
+medium = []
+large = []
+
+[pipeline]
+max_gate_rounds = 2
+
+[retry]
+strategy = "fixed"
+delay_ms = 10
+"#
+    )
+}
+
+/// A Python project with a passing test suite, committed.
+fn project(dir: &Path) {
+    std::fs::write(dir.join("calc.py"), "def add(a, b):\n    return a + b\n").unwrap();
+    std::fs::write(dir.join("conftest.py"), "").unwrap();
+    std::fs::create_dir(dir.join("tests")).unwrap();
+    std::fs::write(
+        dir.join("tests/test_calc.py"),
+        "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("tasks.yaml"), TASKS).unwrap();
+    common::init_repo(dir);
+}
+
+async fn orch(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orch"))
+        .args(args)
+        .current_dir(dir)
+        .env("ORCH_CACHE_DIR", std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gates-component-cache"))
+        .env("ORCH_LOG", "error")
+        .env("RUST_BACKTRACE", "0")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("orch runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pytest_judges_real_changes_and_its_findings_go_back_to_the_implementer() {
+    let prompts = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&prompts);
+    let mock = MockLlm::builder().responder(move |r| respond(r, &seen)).start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    std::fs::write(repo.join("orch.toml"), config(&mock)).unwrap();
+    project(repo);
+
+    let out = orch(repo, &["run", "tasks.yaml", "--concurrency", "1"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "leak-key fails: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let store = SqliteStore::open(&repo.join(".orch/orch.db"), Synchronous::Normal).unwrap();
+    let state = |id: &str| store.task(id).unwrap().state;
+    assert_eq!(state("add-mul"), TaskState::Done, "{stdout}");
+    assert_eq!(state("break-then-fix"), TaskState::Done, "{stdout}");
+    assert_eq!(state("leak-key"), TaskState::Failed, "{stdout}");
+
+    // add-mul: its module and test are on its branch, and pytest passed there.
+    assert_eq!(common::git(repo, &["show", "orch/add-mul:mul.py"]), "def mul(a, b):\n    return a * b");
+    let checks = |id: &str| -> Vec<serde_json::Value> {
+        store.journal(id).unwrap().into_iter().filter(|e| e.kind == "check").map(|e| e.result).collect()
+    };
+    let add_mul = checks("add-mul");
+    assert!(add_mul.iter().all(|c| c["passed"] == true), "{add_mul:?}");
+    assert!(add_mul.iter().any(|c| c["summary"].as_str().unwrap().contains("pytest")), "{add_mul:?}");
+
+    // break-then-fix: the failing test came back to the implementer, and the fix is committed.
+    let broke = checks("break-then-fix");
+    assert_eq!(broke[1]["passed"], false, "round 1, tests: {broke:?}");
+    let fix_prompt =
+        prompts.lock().unwrap().iter().find(|p| p.contains("break-then-fix") && p.contains("fix-1")).cloned();
+    let fix_prompt = fix_prompt.expect("a fix step was asked for");
+    assert!(fix_prompt.contains("test_add"), "the failing test is named: {fix_prompt}");
+    assert_eq!(common::git(repo, &["show", "orch/break-then-fix:calc.py"]), "def add(a, b):\n    return float(a) + b");
+    let log = common::git(repo, &["log", "--format=%s", "main..orch/break-then-fix"]);
+    assert_eq!(log.lines().count(), 2, "the step and its fix: {log}");
+
+    // leak-key: secrets stopped it, and its worktree is kept for inspection.
+    let leak = store.task("leak-key").unwrap();
+    let reason = leak.last_error.unwrap_or_default();
+    assert!(reason.contains("secrets") && reason.contains("billing.py"), "{reason}");
+    assert!(!reason.contains("Xq7vB2mN9kLp4RtY8wZc3FhJ6dSa1GeU0iOo5TnKb"), "the key itself is not repeated");
+    let worktree = leak.meta.workspace.unwrap().path;
+    assert!(Path::new(&worktree).join("billing.py").exists(), "a failed task keeps its worktree");
+    assert!(!repo.join(".orch/worktrees/add-mul").exists(), "a DONE task's worktree is gone");
+    assert_eq!(common::git(repo, &["status", "--porcelain"]), "", "the main checkout is untouched");
+}
