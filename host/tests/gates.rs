@@ -82,8 +82,8 @@ secrets = []
 
 [plugins.router-rules.config.models]
 strong = {{ provider = "openai", model = "gpt-4o" }}
-mid = {{ provider = "openai", model = "gpt-4o" }}
-cheap = {{ provider = "openai", model = "gpt-4o" }}
+mid = {{ provider = "openai", model = "gpt-4.1" }}
+cheap = {{ provider = "openai", model = "gpt-4o-mini" }}
 
 [plugins.tests]
 builtin = "command"
@@ -188,4 +188,67 @@ async fn pytest_judges_real_changes_and_its_findings_go_back_to_the_implementer(
     assert!(Path::new(&worktree).join("billing.py").exists(), "a failed task keeps its worktree");
     assert!(!repo.join(".orch/worktrees/add-mul").exists(), "a DONE task's worktree is gone");
     assert_eq!(common::git(repo, &["status", "--porcelain"]), "", "the main checkout is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_orch_during_a_gate_leaves_a_clean_branch_and_resume_finishes() {
+    let mock = MockLlm::builder().responder(|r| respond(r, &Mutex::default())).start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    // A gate that waits while the flag file exists.
+    let flag = dir.path().join("hold-the-gate");
+    std::fs::write(&flag, "").unwrap();
+    let script = format!("import os, time\nwhile os.path.exists({:?}): time.sleep(0.05)\n", flag.display().to_string());
+    let slow_gate = format!(
+        "\n[plugins.slow]\nbuiltin = \"command\"\n[[plugins.slow.config.checks]]\nname = \"wait\"\nprogram = \"python3\"\n\
+         args = [\"-B\", \"-c\", {script:?}]\n[[plugins.slow.grants.commands]]\nprogram = \"python3\"\n\
+         args = [\"-B\", \"-c\", {script:?}]\n"
+    );
+    let config =
+        config(&mock).replace("always = [\"secrets\", \"tests\"]", "always = [\"tests\", \"slow\"]") + &slow_gate;
+    std::fs::write(repo.join("orch.toml"), config).unwrap();
+    project(&repo);
+
+    let mut run = Command::new(env!("CARGO_BIN_EXE_orch"));
+    run.args(["run", "tasks.yaml", "--task-id", "add-mul"])
+        .current_dir(&repo)
+        .env("ORCH_CACHE_DIR", std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gates-component-cache"))
+        .env("ORCH_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut child = run.spawn().unwrap();
+    let db = repo.join(".orch/orch.db");
+    let in_gate = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let Ok(store) = SqliteStore::open(&db, Synchronous::Normal) else { continue };
+            let checks = store.journal("add-mul").map(|j| j.iter().filter(|e| e.kind == "check").count()).unwrap_or(0);
+            // The `tests` gate is journaled and `slow` is running.
+            if store.task("add-mul").is_ok_and(|t| t.state == TaskState::QualityGate) && checks == 1 {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), in_gate).await.expect("the run reaches the slow gate");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+
+    let worktree = repo.join(".orch/worktrees/add-mul");
+    assert_eq!(common::git(&worktree, &["status", "--porcelain"]), "", "nothing half-applied in the worktree");
+    assert_eq!(common::git(&repo, &["rev-list", "--count", "main..orch/add-mul"]), "1", "the step's one commit");
+
+    std::fs::remove_file(&flag).unwrap();
+    let out = orch(&repo, &["resume"]).await;
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let store = SqliteStore::open(&db, Synchronous::Normal).unwrap();
+    assert_eq!(store.task("add-mul").unwrap().state, TaskState::Done);
+    let checks: Vec<_> = store.journal("add-mul").unwrap().into_iter().filter(|e| e.kind == "check").collect();
+    assert_eq!(checks.len(), 2, "the journaled gate is not run again; the interrupted one is");
+    assert_eq!(common::git(&repo, &["rev-list", "--count", "main..orch/add-mul"]), "1", "no step applied twice");
+    assert!(!worktree.exists(), "no dangling worktree");
+    let worktrees = common::git(&repo, &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 1, "only the main checkout is registered: {worktrees}");
 }
