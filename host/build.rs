@@ -11,6 +11,8 @@ const BUILTINS: &[Guest<'static>] = &[
     Guest { package: "orch-openai", dir: "plugins/openai" },
     Guest { package: "orch-anthropic", dir: "plugins/anthropic" },
     Guest { package: "orch-gate-command", dir: "plugins/gate-command" },
+    Guest { package: "orch-gate-secrets", dir: "plugins/gate-secrets" },
+    Guest { package: "orch-gate-diff-limits", dir: "plugins/gate-diff-limits" },
     Guest { package: "orch-gemini", dir: "plugins/gemini" },
 ];
 

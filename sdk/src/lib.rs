@@ -48,6 +48,7 @@
 pub mod api;
 mod bindings;
 pub mod config;
+pub mod diff;
 pub mod exec;
 pub mod http;
 pub mod log;
