@@ -165,7 +165,10 @@ fn scaffolded_plugins_of_every_kind_build_inspect_and_load() {
         .filter(|p| p["status"] == "loaded")
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(loaded, ["anthropic", "gemini", "my-gate", "my-provider", "my-router", "openai", "router-rules"]);
+    assert_eq!(
+        loaded,
+        ["anthropic", "diff-limits", "gemini", "my-gate", "my-provider", "my-router", "openai", "router-rules", "secrets"]
+    );
     let provider = list.as_array().unwrap().iter().find(|p| p["name"] == "my-provider").unwrap();
     assert_eq!(provider["requested"]["http"][0], "https://api.openai.com");
 
