@@ -66,15 +66,24 @@ pub fn completion_key(site: CallSite<'_>, request: &CompletionRequest) -> String
     site.key("complete", &h.finish())
 }
 
-/// The key of a gate check.
-pub fn check_key(site: CallSite<'_>, request: &CheckRequest) -> String {
+/// The hash of what a gate judges: the tree of the task's branch (empty
+/// without a workspace), the gate's identity and configuration, and the
+/// request. An unchanged hash means the gate's recorded result still holds.
+pub fn check_inputs(request: &CheckRequest, tree: &str, gate: &str) -> String {
     let mut h = FieldHasher::default();
-    h.field(&request.task.id)
+    h.field(tree)
+        .field(gate)
+        .field(&request.task.id)
         .field(&request.workspace)
         .field(request.changed_files.join("\n"))
         .field(&request.diff)
         .field(&request.change_size);
-    site.key("check", &h.finish())
+    h.finish()
+}
+
+/// The key of a gate check on `inputs` (see [`check_inputs`]).
+pub fn check_key(site: CallSite<'_>, inputs: &str) -> String {
+    site.key("check", inputs)
 }
 
 /// The name a stop reason is stored under.
@@ -242,6 +251,9 @@ pub struct CheckRecord {
     pub summary: String,
     /// What it found, as (severity, file, line, message).
     pub findings: Vec<FindingRecord>,
+    /// The hash of what it judged (tree, gate and its config, request).
+    #[serde(default)]
+    pub input_hash: String,
 }
 
 /// One finding of a gate.
@@ -270,7 +282,12 @@ impl From<&CheckResult> for CheckRecord {
             line: f.line,
             message: f.message.clone(),
         };
-        Self { passed: r.passed, summary: r.summary.clone(), findings: r.findings.iter().map(finding).collect() }
+        Self {
+            passed: r.passed,
+            summary: r.summary.clone(),
+            findings: r.findings.iter().map(finding).collect(),
+            input_hash: String::new(),
+        }
     }
 }
 
@@ -315,6 +332,30 @@ mod tests {
         assert!(a.starts_with("complete/planner/-/1.1/") && a.len() == "complete/planner/-/1.1/".len() + 16, "{a}");
         let later = CallSite { round: 2, ..SITE };
         assert_ne!(a, completion_key(later, &request("model-a", "fix the bug")));
+    }
+
+    #[test]
+    fn a_gate_result_holds_only_for_the_same_tree_gate_and_config() {
+        let request = CheckRequest {
+            task: crate::sandbox::Task {
+                id: "t".into(),
+                goal: "g".into(),
+                risk: crate::sandbox::Risk::Low,
+                area: "core".into(),
+                labels: Vec::new(),
+            },
+            workspace: "/w/t".into(),
+            changed_files: vec!["a.py".into()],
+            diff: "+x".into(),
+            change_size: "small".into(),
+        };
+        let base = check_inputs(&request, "tree-1", "sha command 0.1.0 {\"checks\":\"pytest\"}");
+        assert_eq!(base, check_inputs(&request, "tree-1", "sha command 0.1.0 {\"checks\":\"pytest\"}"));
+        assert_ne!(base, check_inputs(&request, "tree-2", "sha command 0.1.0 {\"checks\":\"pytest\"}"));
+        assert_ne!(base, check_inputs(&request, "tree-1", "sha command 0.1.0 {\"checks\":\"pytest -x\"}"));
+        assert_ne!(base, check_inputs(&request, "tree-1", "other-sha command 0.1.1 {\"checks\":\"pytest\"}"));
+        let site = CallSite { role: "tests", step: None, round: 1, attempt: 1 };
+        assert_eq!(check_key(site, &base), format!("check/tests/-/1.1/{base}"));
     }
 
     #[test]

@@ -378,6 +378,10 @@ impl<P: Plugins> Plugins for Offline<P> {
         Ok(served)
     }
 
+    fn gate_identity(&self, gate: &str) -> String {
+        self.inner.gate_identity(gate)
+    }
+
     async fn check(&self, gate: &str, request: &CheckRequest) -> Result<Served<CheckResult>, CallError> {
         self.inner.check(gate, request).await
     }

@@ -167,7 +167,17 @@ fn scaffolded_plugins_of_every_kind_build_inspect_and_load() {
         .collect();
     assert_eq!(
         loaded,
-        ["anthropic", "diff-limits", "gemini", "my-gate", "my-provider", "my-router", "openai", "router-rules", "secrets"]
+        [
+            "anthropic",
+            "diff-limits",
+            "gemini",
+            "my-gate",
+            "my-provider",
+            "my-router",
+            "openai",
+            "router-rules",
+            "secrets"
+        ]
     );
     let provider = list.as_array().unwrap().iter().find(|p| p["name"] == "my-provider").unwrap();
     assert_eq!(provider["requested"]["http"][0], "https://api.openai.com");

@@ -76,6 +76,14 @@ fn describe(export: &TaskExport) -> String {
     } else if let Some(error) = &task.last_error {
         out.push_str(&format!("last error: {error}\n"));
     }
+    if let Some(workspace) = &task.meta.workspace {
+        let kept = if std::path::Path::new(&workspace.path).exists() {
+            format!("worktree {}", workspace.path)
+        } else {
+            "worktree removed".to_owned()
+        };
+        out.push_str(&format!("branch: {} (from {:.12}; {kept})\n", workspace.branch, workspace.base));
+    }
     for (role, model) in &task.meta.models {
         out.push_str(&format!("model {role}: {}/{} ({})\n", model.provider, model.model, model.reason));
     }

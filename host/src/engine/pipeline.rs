@@ -34,9 +34,16 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
     for round in 1.. {
         t.move_task(TaskState::QualityGate, format!("running {} gate(s)", gates.len()))?;
         let request = check_request(t, &plan, &work, size).await?;
+        let tree = match &t.workspace {
+            Some(workspace) => match workspace.tree.tree() {
+                Ok(tree) => tree,
+                Err(e) => return Err(t.fail(format!("cannot read the task's tree: {e}")).await),
+            },
+            None => String::new(),
+        };
         let mut findings = Vec::new();
         for gate in &gates {
-            let result = t.check(gate, round, request.clone()).await?;
+            let result = t.check(gate, round, request.clone(), &tree).await?;
             let warnings: Vec<_> = result.findings.iter().filter(|f| f.severity == "warning").collect();
             if !result.passed {
                 findings.push(format!("{gate}: {}", result.summary));

@@ -34,6 +34,11 @@ pub trait Plugins: Send + Sync + 'static {
         provider: &str,
         request: &CompletionRequest,
     ) -> impl Future<Output = Result<Served<Completion>, CallError>> + Send;
+    /// Who gate `gate` is and how it is configured, as text that changes
+    /// when either does (its recorded results then no longer hold).
+    fn gate_identity(&self, _gate: &str) -> String {
+        String::new()
+    }
     /// Runs gate plugin `gate`.
     fn check(
         &self,
@@ -122,6 +127,16 @@ impl Plugins for SandboxPlugins {
         let plugin = Self::named(&self.providers, "provider", provider)?;
         let value = plugin.complete(request).await?;
         Ok(Served { value, plugin: label(plugin) })
+    }
+
+    fn gate_identity(&self, gate: &str) -> String {
+        match self.gates.get(gate) {
+            Some(plugin) => {
+                let config = serde_json::to_string(&plugin.context().config).expect("config maps serialise");
+                format!("{} {} {config}", plugin.sha256(), label(plugin))
+            }
+            None => String::new(),
+        }
     }
 
     async fn check(&self, gate: &str, request: &CheckRequest) -> Result<Served<CheckResult>, CallError> {

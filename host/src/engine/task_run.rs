@@ -497,10 +497,18 @@ impl<P: Plugins> TaskRun<P> {
         None
     }
 
-    /// Runs gate `gate` on the change, from the journal or the plugin.
-    pub(crate) async fn check(&mut self, gate: &str, round: u32, request: CheckRequest) -> Result<CheckRecord, Halt> {
+    /// Runs gate `gate` on the change (whose tree is `tree`), from the
+    /// journal when it judged the same inputs before, else the plugin.
+    pub(crate) async fn check(
+        &mut self,
+        gate: &str,
+        round: u32,
+        request: CheckRequest,
+        tree: &str,
+    ) -> Result<CheckRecord, Halt> {
         let site = CallSite { role: gate, step: None, round, attempt: 1 };
-        let key = journal::check_key(site, &request);
+        let inputs = journal::check_inputs(&request, tree, &self.shared.plugins.gate_identity(gate));
+        let key = journal::check_key(site, &inputs);
         if let Some(entry) = self.journal.get(&key) {
             return serde_json::from_value(entry.result.clone()).map_err(|e| self.unreadable(&key, e).into());
         }
@@ -528,7 +536,7 @@ impl<P: Plugins> TaskRun<P> {
             Ok(served) => served,
             Err(gave_up) => return Err(self.fail(format!("gate `{gate}` could not run: {gave_up}")).await),
         };
-        let record = CheckRecord::from(&served.value);
+        let record = CheckRecord { input_hash: inputs, ..CheckRecord::from(&served.value) };
         let status = if record.passed { Status::Ok } else { Status::Failed };
         let verdict = if record.passed { "passed" } else { "failed" };
         self.event(
