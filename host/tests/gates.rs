@@ -188,10 +188,7 @@ async fn pytest_judges_real_changes_and_its_findings_go_back_to_the_implementer(
     assert!(Path::new(&worktree).join("billing.py").exists(), "a failed task keeps its worktree");
     let shown = orch(repo, &["task", "leak-key"]).await;
     let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(
-        shown.contains(&format!("branch: orch/leak-key")) && shown.contains(&format!("worktree {worktree}")),
-        "{shown}"
-    );
+    assert!(shown.contains("branch: orch/leak-key") && shown.contains(&format!("worktree {worktree}")), "{shown}");
     assert!(!repo.join(".orch/worktrees/add-mul").exists(), "a DONE task's worktree is gone");
     assert_eq!(common::git(repo, &["status", "--porcelain"]), "", "the main checkout is untouched");
 }
