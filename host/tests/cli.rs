@@ -188,3 +188,43 @@ fn scaffolded_plugins_of_every_kind_build_inspect_and_load() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("asks for the secret MY_PROVIDER_API_KEY, which is not granted"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_scaffolded_python_gate_builds_with_componentize_py_and_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orch(dir.path(), &["plugin", "new", "no-breakpoints", "--kind", "gate", "--lang", "python"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("componentize-py -d wit -w gate-plugin componentize app -o no-breakpoints.wasm"));
+    let project = dir.path().join("no-breakpoints");
+    let build = Command::new("componentize-py")
+        .current_dir(&project)
+        .args(["-d", "wit", "-w", "gate-plugin", "componentize", "app", "-o", "no-breakpoints.wasm"])
+        .output()
+        .expect("componentize-py runs (tools/test installs it)");
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let out = orch(&project, &["plugin", "inspect", "no-breakpoints.wasm", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let info = json(&out);
+    assert_eq!((info["name"].as_str(), info["kind"].as_str()), (Some("no-breakpoints"), Some("gate")));
+
+    let out = orch(dir.path(), &["plugin", "new", "py-router", "--kind", "router", "--lang", "python"]);
+    assert_eq!(out.status.code(), Some(2), "only gates in Python: {}", stdout(&out));
+    assert!(stderr(&out).contains("Python projects are scaffolded for gates"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_scaffolded_javascript_gate_builds_with_componentize_js_and_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orch(dir.path(), &["plugin", "new", "no-debugger", "--kind", "gate", "--lang", "js"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let project = dir.path().join("no-debugger");
+    // The example gate's installed componentize-js serves (tools/test runs npm ci there).
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins/js-package-json/node_modules");
+    std::os::unix::fs::symlink(&modules, project.join("node_modules")).unwrap();
+    let build = Command::new("node").current_dir(&project).args(["build.mjs", "no-debugger.wasm"]).output().unwrap();
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let out = orch(&project, &["plugin", "inspect", "no-debugger.wasm", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let info = json(&out);
+    assert_eq!((info["name"].as_str(), info["kind"].as_str()), (Some("no-debugger"), Some("gate")));
+}

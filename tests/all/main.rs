@@ -6,6 +6,7 @@
 mod costs;
 mod gates;
 mod host_limits;
+mod polyglot;
 mod providers;
 mod router;
 mod sandbox;

@@ -53,17 +53,34 @@ pub enum PluginCommand {
 pub enum Lang {
     /// Rust, with the orch-sdk crate.
     Rust,
+    /// Python, built with componentize-py (gates).
+    Python,
+    /// JavaScript, built with componentize-js (gates).
+    Js,
 }
 
 pub async fn run(command: PluginCommand, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::List { json } => list(config, json).await,
         PluginCommand::Inspect { file, json } => inspect(&file, json).await,
-        PluginCommand::New { name, kind, lang: Lang::Rust, dir, sdk } => {
+        PluginCommand::New { name, kind, lang, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
-            scaffold::create(&name, kind, &dir, sdk.as_deref())?;
+            let build = match lang {
+                Lang::Rust => {
+                    scaffold::create(&name, kind, &dir, sdk.as_deref())?;
+                    "cargo build --release --target wasm32-wasip2".to_owned()
+                }
+                Lang::Python => {
+                    scaffold::create_foreign(&name, kind, scaffold::Foreign::Python, &dir)?;
+                    format!("componentize-py -d wit -w {kind}-plugin componentize app -o {name}.wasm")
+                }
+                Lang::Js => {
+                    scaffold::create_foreign(&name, kind, scaffold::Foreign::JavaScript, &dir)?;
+                    "npm install && npm run build".to_owned()
+                }
+            };
             println!("created {kind} plugin `{name}` in {}", dir.display());
-            println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display());
+            println!("build it:  cd {} && {build}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
     }

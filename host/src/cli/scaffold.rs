@@ -1,5 +1,7 @@
-//! `orch plugin new`: writes a buildable Rust plugin project from the
-//! templates in `cli/templates/`, depending on the orch SDK.
+//! `orch plugin new`: writes a buildable plugin project from the templates
+//! in `cli/templates/`: Rust (depending on the orch SDK) for every kind, or a
+//! Python (componentize-py) or JavaScript (componentize-js) gate built
+//! against a copy of the contract.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -35,20 +37,94 @@ const README: &str = include_str!("templates/README.md.tmpl");
 const ROUTER: &str = include_str!("templates/router.rs.tmpl");
 const PROVIDER: &str = include_str!("templates/provider.rs.tmpl");
 const GATE: &str = include_str!("templates/gate.rs.tmpl");
+const GATE_PYTHON: &str = include_str!("templates/gate.py.tmpl");
+const README_PYTHON: &str = include_str!("templates/README.python.md.tmpl");
+const GATE_JS: &str = include_str!("templates/gate.js.tmpl");
+const BUILD_JS: &str = include_str!("templates/build.mjs.tmpl");
+const PACKAGE_JSON: &str = include_str!("templates/package.json.tmpl");
+const README_JS: &str = include_str!("templates/README.js.md.tmpl");
+/// The contract, copied into projects whose build tools read it from disk.
+const WIT: &str = include_str!("../../../wit/orch-plugin.wit");
 
 /// The SDK next to the host this binary was built from.
 fn bundled_sdk() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("sdk")
 }
 
-/// Creates the project for plugin `name` of `kind` in `dir`.
-pub fn create(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> {
+/// Refuses a bad name or a directory that holds something.
+fn check_target(name: &str, dir: &Path) -> anyhow::Result<()> {
     validate_name(name)?;
     if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(
             UsageError(format!("{} already exists and is not empty; choose another --dir", dir.display())).into()
         );
     }
+    Ok(())
+}
+
+/// Writes `files` (relative path, contents) under `dir`.
+fn write_files(dir: &Path, files: &[(&str, String)]) -> anyhow::Result<()> {
+    for (relative, contents) in files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Languages other than Rust, whose projects build against a copy of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foreign {
+    /// componentize-py.
+    Python,
+    /// componentize-js.
+    JavaScript,
+}
+
+/// Creates the Python or JavaScript project for gate plugin `name` in `dir`.
+pub fn create_foreign(name: &str, kind: Kind, lang: Foreign, dir: &Path) -> anyhow::Result<()> {
+    let language = match lang {
+        Foreign::Python => "Python",
+        Foreign::JavaScript => "JavaScript",
+    };
+    if kind != Kind::Gate {
+        return Err(UsageError(format!(
+            "{language} projects are scaffolded for gates; write a {kind} in Rust (--lang rust)"
+        ))
+        .into());
+    }
+    check_target(name, dir)?;
+    let fill = |template: &str| template.replace("{{name}}", name).replace("{{kind}}", &kind.to_string());
+    let wit = ("wit/orch-plugin.wit", WIT.to_owned());
+    match lang {
+        Foreign::Python => write_files(
+            dir,
+            &[
+                ("app.py", fill(GATE_PYTHON)),
+                ("README.md", fill(README_PYTHON)),
+                wit,
+                (".gitignore", "*.wasm\nwit_world/\ncomponentize_py_*\n__pycache__/\n".to_owned()),
+            ],
+        ),
+        Foreign::JavaScript => write_files(
+            dir,
+            &[
+                ("gate.js", fill(GATE_JS)),
+                ("build.mjs", fill(BUILD_JS)),
+                ("package.json", fill(PACKAGE_JSON)),
+                ("README.md", fill(README_JS)),
+                wit,
+                (".gitignore", "node_modules/\n*.wasm\n".to_owned()),
+            ],
+        ),
+    }
+}
+
+/// Creates the project for plugin `name` of `kind` in `dir`.
+pub fn create(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<()> {
+    check_target(name, dir)?;
     let sdk_dependency = sdk_dependency(sdk)?;
     let crate_name = name.replace('-', "_");
     let type_name: String = name
@@ -73,20 +149,15 @@ pub fn create(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> anyhow:
         Kind::Provider => PROVIDER,
         Kind::Gate => GATE,
     };
-    let files = [
-        ("Cargo.toml", fill(CARGO_TOML)),
-        ("README.md", fill(README)),
-        ("src/lib.rs", fill(source)),
-        (".gitignore", "/target/\n".to_owned()),
-    ];
-    for (relative, contents) in files {
-        let path = dir.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+    write_files(
+        dir,
+        &[
+            ("Cargo.toml", fill(CARGO_TOML)),
+            ("README.md", fill(README)),
+            ("src/lib.rs", fill(source)),
+            (".gitignore", "/target/\n".to_owned()),
+        ],
+    )
 }
 
 fn validate_name(name: &str) -> Result<(), UsageError> {
