@@ -7,12 +7,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::engine::{EventSink, RunReport};
+use crate::sandbox::{AuditEvent, AuditSink, Capability, TracingAudit};
 use crate::state::TaskState;
-use crate::store::{Category, EventRow, RunRecord, Status, render_iso};
+use crate::store::{Category, EventRow, RunRecord, Status, now_ms, render_iso};
 
 /// The log's file name, in the directory `orch run` works in.
 pub const RUN_LOG_FILE: &str = "ORCHESTRATOR_RUN_LOG.md";
@@ -88,6 +89,38 @@ impl RunLog {
         let mut file = self.file.lock().expect("the run log lock is not poisoned");
         file.write_all(text.as_bytes())?;
         file.flush()
+    }
+}
+
+/// The sandbox's audit events for a run: every event goes to `tracing`, and
+/// a refused capability use is also written to the run log once it is open,
+/// so a denial stands next to the task it broke.
+#[derive(Default)]
+pub struct RunLogAudit {
+    log: OnceLock<Arc<RunLog>>,
+}
+
+impl RunLogAudit {
+    /// From now on, denials are written to `log`.
+    pub fn attach(&self, log: Arc<RunLog>) {
+        let _ = self.log.set(log);
+    }
+}
+
+impl AuditSink for RunLogAudit {
+    fn record(&self, event: &AuditEvent) {
+        TracingAudit.record(event);
+        if let (AuditEvent::Denied { plugin, capability, detail }, Some(log)) = (event, self.log.get()) {
+            let what = match capability {
+                Capability::Http => "HTTP",
+                Capability::Secret => "a secret",
+                Capability::Exec => "a command",
+            };
+            let line = format!("- `{}` ⛔ **sandbox** `{plugin}` — denied {what}: {detail}\n", render_iso(now_ms()));
+            if let Err(e) = log.append(&line) {
+                tracing::warn!("cannot append to {}: {e}", log.path.display());
+            }
+        }
     }
 }
 

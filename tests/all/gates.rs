@@ -67,3 +67,28 @@ async fn a_gate_reads_and_runs_commands_in_its_workspace_but_cannot_write_there(
         audit.events().iter().filter(|e| matches!(e, AuditEvent::Denied { capability: Capability::Exec, .. })).count();
     assert_eq!(denials, 2, "both refusals are audited");
 }
+
+#[tokio::test]
+async fn a_refused_command_shows_in_the_run_log() {
+    use std::sync::Arc;
+
+    use orch_host::runlog::{RunLog, RunLogAudit};
+    use orch_host::sandbox::{AuditSink, Runtime};
+
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Arc::new(RunLogAudit::default());
+    let runtime = Runtime::builder()
+        .cache_dir(super::cache_dir())
+        .audit(Arc::clone(&audit) as Arc<dyn AuditSink>)
+        .build()
+        .unwrap();
+    let plugin = gate_probe(&runtime).await;
+    let log_path = dir.path().join("ORCHESTRATOR_RUN_LOG.md");
+    audit.attach(Arc::new(RunLog::open(&log_path, "## Run 1\n").unwrap()));
+    let denied = plugin.check(&request("exec ls -la", dir.path())).await.unwrap_err();
+    assert!(denied.to_string().contains("ls"), "{denied}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let line = log.lines().find(|l| l.contains("**sandbox**")).unwrap_or_else(|| panic!("no denial in:\n{log}"));
+    assert!(line.contains("⛔") && line.contains("gate-probe") && line.contains("denied a command"), "{line}");
+    assert!(line.contains("ls"), "{line}");
+}

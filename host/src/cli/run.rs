@@ -17,8 +17,8 @@ use crate::config::LoadedConfig;
 use crate::cost::Pricing;
 use crate::engine::{Engine, SandboxPlugins};
 use crate::replay::{Offline, ReplayMode};
-use crate::runlog::{self, RUN_LOG_FILE, RunLog};
-use crate::sandbox::{EnvSecrets, Runtime};
+use crate::runlog::{self, RUN_LOG_FILE, RunLog, RunLogAudit};
+use crate::sandbox::{AuditSink, EnvSecrets, Runtime};
 use crate::state::TaskState;
 use crate::store::{SqliteStore, Store, StoreError};
 use crate::tasks;
@@ -146,7 +146,8 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
         return Ok(ExitCode::SUCCESS);
     }
 
-    let runtime = Runtime::builder().build()?;
+    let audit = Arc::new(RunLogAudit::default());
+    let runtime = Runtime::builder().audit(Arc::clone(&audit) as Arc<dyn AuditSink>).build()?;
     let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router).await?;
     let unconfigured: Vec<String> = settings.gates.names().into_iter().filter(|g| !plugins.has_gate(g)).collect();
     if !unconfigured.is_empty() {
@@ -167,6 +168,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
         RunLog::open(Path::new(RUN_LOG_FILE), &runlog::render_header(&run, ids.len(), concurrency, note.as_deref()))
             .with_context(|| format!("cannot open {RUN_LOG_FILE}"))?,
     );
+    audit.attach(Arc::clone(&log));
     let started = Instant::now();
     let pricing = Pricing::new(&config.config.pricing);
     let engine = Engine::new(Arc::clone(&store), Arc::new(plugins), settings, pricing, log.clone(), run.id);

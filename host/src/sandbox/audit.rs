@@ -1,7 +1,7 @@
 //! What plugins did through the host, as events: their log lines, refused
 //! capability uses, HTTP requests and commands. The runtime hands every event
-//! to an [`AuditSink`]; the default one writes them to `tracing`, the engine
-//! also records them in its run log.
+//! to an [`AuditSink`]; the default one writes them to `tracing`, and `orch
+//! run` also writes refusals into its run log (`runlog::RunLogAudit`).
 
 use std::sync::Mutex;
 
