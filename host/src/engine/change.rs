@@ -15,11 +15,14 @@ use super::task_run::{Halt, TaskRun};
 use crate::store::WorkspaceInfo;
 use crate::workspace::{Change, Worktree};
 
-/// A task's worktree and the commit its branch started from.
+/// A task's worktree, the commit its branch started from, and the commit
+/// the walk has reached: the last step committed so far *in the walk*, which
+/// on replay lies behind the branch's HEAD.
 #[derive(Debug, Clone)]
 pub(crate) struct Workspace {
     pub tree: Worktree,
     pub base: String,
+    pub reached: String,
 }
 
 /// What applying a step's edits gave: the change as a diff, or why the
@@ -67,7 +70,7 @@ pub(crate) async fn workspace<P: Plugins>(t: &mut TaskRun<P>) -> Result<Option<W
     };
     t.meta.workspace =
         Some(WorkspaceInfo { path: tree.path.display().to_string(), branch: tree.branch.clone(), base: base.clone() });
-    let workspace = Workspace { tree, base };
+    let workspace = Workspace { tree, reached: base.clone(), base };
     t.workspace = Some(workspace.clone());
     Ok(Some(workspace))
 }
@@ -174,15 +177,24 @@ pub(crate) async fn commit<P: Plugins>(
     description: &str,
 ) -> Result<(), Halt> {
     let key = commit_key(step);
-    if t.recorded(&key).is_some() {
-        return Ok(());
+    let commit = match t.recorded(&key).and_then(|v| v["commit"].as_str()) {
+        Some(commit) => commit.to_owned(),
+        None => {
+            let task = t.spec.id.clone();
+            let subject = format!("orch: {task} {step}: {}", first_line(description, 60));
+            match workspace.tree.commit_once(&subject, &trailer(&task, step)) {
+                Ok(commit) => {
+                    t.record_effect(key, json!({ "commit": commit })).await?;
+                    commit
+                }
+                Err(e) => return Err(t.fail(format!("cannot commit step {step}: {e}")).await),
+            }
+        }
+    };
+    if let Some(walked) = t.workspace.as_mut() {
+        walked.reached = commit;
     }
-    let task = t.spec.id.clone();
-    let subject = format!("orch: {task} {step}: {}", first_line(description, 60));
-    match workspace.tree.commit_once(&subject, &trailer(&task, step)) {
-        Ok(commit) => t.record_effect(key, json!({ "commit": commit })).await,
-        Err(e) => Err(t.fail(format!("cannot commit step {step}: {e}")).await),
-    }
+    Ok(())
 }
 
 /// The first line of `text`, cut at `max` characters.

@@ -35,7 +35,7 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
         t.move_task(TaskState::QualityGate, format!("running {} gate(s)", gates.len()))?;
         let request = check_request(t, &plan, &work, size).await?;
         let tree = match &t.workspace {
-            Some(workspace) => match workspace.tree.tree() {
+            Some(workspace) => match workspace.tree.tree_of(&workspace.reached) {
                 Ok(tree) => tree,
                 Err(e) => return Err(t.fail(format!("cannot read the task's tree: {e}")).await),
             },
@@ -402,8 +402,8 @@ async fn check_request<P: Plugins>(
 ) -> Result<CheckRequest, Halt> {
     let (workspace, changed_files, diff) = match change::workspace(t).await? {
         Some(workspace) => {
-            let tree = &workspace.tree;
-            match (tree.changed_since(&workspace.base), tree.diff_since(&workspace.base)) {
+            let (tree, base, reached) = (&workspace.tree, &workspace.base, &workspace.reached);
+            match (tree.changed_between(base, reached), tree.diff_between(base, reached)) {
                 (Ok(changed), Ok(diff)) => (tree.path.display().to_string(), changed, diff),
                 (Err(e), _) | (_, Err(e)) => return Err(t.fail(format!("cannot read the task's change: {e}")).await),
             }

@@ -598,6 +598,7 @@ fn editing(role: &str, request: &CompletionRequest, n: usize) -> Result<String, 
         "s1" => r#"{"summary": "modernise", "edits": [
             {"op": "replace", "path": "app.py", "search": "legacy(request)", "replace": "modern(request)"}]}"#
             .into(),
+        "fix-1" => r#"{"summary": "fix", "edits": [{"op": "write", "path": "fixed.py", "content": "ok\n"}]}"#.into(),
         _ => r#"{"summary": "test it", "edits": [
             {"op": "write", "path": "tests/test_app.py", "content": "def test_handle():\n    assert True\n"}]}"#
             .into(),
@@ -673,11 +674,19 @@ async fn edits_that_do_not_apply_or_escape_go_back_to_the_implementer() {
 #[tokio::test]
 async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
     // The implementer is shown app.py, which step s1 changes: a resumed run
-    // must send s1's prompt as it was, not with the committed file.
+    // must send s1's prompt as it was, not with the committed file. The gate
+    // fails until a fix step writes fixed.py: a resumed run must judge the
+    // first round by the tree it had then, not the branch's latest.
     let task = || TaskSpec { context_files: vec!["app.py".into()], ..spec("a", &[]) };
+    let gate = || -> Gate {
+        Box::new(|req, _| {
+            let passed = req.diff.contains("fixed.py");
+            CheckResult { passed, summary: if passed { "ok" } else { "needs fixed.py" }.into(), findings: vec![] }
+        })
+    };
     let mut reference = Harness::new(&[task()]);
     let root = in_repo(&mut reference);
-    let fake = Arc::new(Fake::new(editing));
+    let fake = Arc::new(Fake { gate: gate(), ..Fake::new(editing) });
     reference.run(&fake, &["a"], 1).await;
     let total = fake.calls();
     let tree = git_out(&root, &["rev-parse", "orch/a^{tree}"]);
@@ -685,15 +694,15 @@ async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
     for cut in 1..total {
         let mut h = Harness::new(&[task()]);
         let root = in_repo(&mut h);
-        let hanging = Arc::new(Fake { hang_after: Some(cut), ..Fake::new(editing) });
+        let hanging = Arc::new(Fake { hang_after: Some(cut), gate: gate(), ..Fake::new(editing) });
         let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;
         assert!(abandoned.is_err(), "the run was cut at call {cut}");
-        let resumed = Arc::new(Fake::new(editing));
+        let resumed = Arc::new(Fake { gate: gate(), ..Fake::new(editing) });
         let report = h.run(&resumed, &["a"], 1).await;
         assert_eq!(report.tasks[0].state, TaskState::Done, "cut at {cut}: {report:?}");
         assert_eq!(cut + resumed.calls(), total, "cut at {cut}: only the call in flight is made again");
         assert_eq!(git_out(&root, &["rev-parse", "orch/a^{tree}"]), tree, "cut at {cut}: the same change");
-        assert_eq!(git_out(&root, &["rev-list", "--count", "orch/a"]), "3", "cut at {cut}: one commit per step");
+        assert_eq!(git_out(&root, &["rev-list", "--count", "orch/a"]), "4", "cut at {cut}: one commit per step");
     }
 }
 

@@ -134,14 +134,14 @@ impl Worktree {
         git(&self.path, &["diff", "--cached", "--no-color", "--no-ext-diff", "HEAD"])
     }
 
-    /// The change the branch made since it left `base` (a commit), as a diff.
-    pub fn diff_since(&self, base: &str) -> Result<String, WorkspaceError> {
-        git(&self.path, &["diff", "--no-color", "--no-ext-diff", base, "HEAD"])
+    /// The change from commit `base` to commit `head`, as a diff.
+    pub fn diff_between(&self, base: &str, head: &str) -> Result<String, WorkspaceError> {
+        git(&self.path, &["diff", "--no-color", "--no-ext-diff", base, head])
     }
 
-    /// Paths the branch changed since `base` (both sides of a rename).
-    pub fn changed_since(&self, base: &str) -> Result<Vec<String>, WorkspaceError> {
-        let names = git(&self.path, &["diff", "--name-only", "--no-renames", "--no-color", base, "HEAD"])?;
+    /// Paths changed from commit `base` to commit `head` (both sides of a rename).
+    pub fn changed_between(&self, base: &str, head: &str) -> Result<Vec<String>, WorkspaceError> {
+        let names = git(&self.path, &["diff", "--name-only", "--no-renames", "--no-color", base, head])?;
         Ok(names.lines().map(str::to_owned).collect())
     }
 
@@ -174,9 +174,9 @@ impl Worktree {
         git(&self.path, &["rev-parse", "HEAD"])
     }
 
-    /// The id of the tree HEAD points at: what a gate judges.
-    pub fn tree(&self) -> Result<String, WorkspaceError> {
-        git(&self.path, &["rev-parse", "HEAD^{tree}"])
+    /// The id of the tree of `commit`: what a gate judges.
+    pub fn tree_of(&self, commit: &str) -> Result<String, WorkspaceError> {
+        git(&self.path, &["rev-parse", &format!("{commit}^{{tree}}")])
     }
 
     /// Removes the worktree (the branch stays, ready to merge).

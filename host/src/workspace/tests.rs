@@ -71,11 +71,13 @@ fn every_kind_of_edit_applies_and_shows_in_the_diff() {
     let base = tree.head().unwrap();
     tree.commit("orch: t step-1: modernise").unwrap();
     assert_eq!(tree.diff().unwrap(), "", "nothing left uncommitted");
-    let mut changed = tree.changed_since(&base).unwrap();
+    let head = tree.head().unwrap();
+    let mut changed = tree.changed_between(&base, &head).unwrap();
     changed.sort();
     assert_eq!(changed, ["README.md", "app.py", "docs/README.md", "pkg/util.py"]);
     assert_eq!(git(&tree.path, &["log", "-1", "--format=%s"]).unwrap(), "orch: t step-1: modernise");
-    assert!(!tree.diff_since(&base).unwrap().is_empty());
+    assert!(!tree.diff_between(&base, &head).unwrap().is_empty());
+    assert_eq!(tree.tree_of(&head).unwrap(), git(&tree.path, &["rev-parse", "HEAD^{tree}"]).unwrap());
 }
 
 #[test]
