@@ -56,14 +56,21 @@ fn respond(request: &MockRequest, prompts: &Mutex<Vec<String>>) -> MockReply {
                 {"op": "replace", "path": "calc.py", "search": "return a + b", "replace": "return float(a) - b"}]),
             ("break-then-fix", true) => json!([
                 {"op": "replace", "path": "calc.py", "search": "return float(a) - b", "replace": "return float(a) + b"}]),
-            _ => json!([{"op": "write", "path": "billing.py",
-                         "content": "OPENAI_API_KEY = \"sk-proj-Xq7vB2mN9kLp4RtY8wZc3FhJ6dSa1GeU0iOo5TnKb\"\n"}]),
+            _ => {
+                json!([{"op": "write", "path": "billing.py", "content": format!("OPENAI_API_KEY = \"{}\"\n", leaked_key())}])
+            }
         };
         json!({"summary": format!("change for {task}"), "edits": edits}).to_string()
     } else {
         json!({"verdict": "approved", "summary": "fine"}).to_string()
     };
     MockReply { text, input_tokens: 100, output_tokens: 20, cached_input_tokens: 0 }
+}
+
+/// A key of OpenAI's shape, put together at run time so that no scanner (or
+/// push protection) finds one in this source.
+fn leaked_key() -> String {
+    ["sk", "proj", "Xq7vB2mN9kLp4RtY8wZc3FhJ6dSa1GeU0iOo5TnKb"].join("-")
 }
 
 const PYTEST: &str =
@@ -183,7 +190,7 @@ async fn pytest_judges_real_changes_and_its_findings_go_back_to_the_implementer(
     let leak = store.task("leak-key").unwrap();
     let reason = leak.last_error.unwrap_or_default();
     assert!(reason.contains("secrets") && reason.contains("billing.py"), "{reason}");
-    assert!(!reason.contains("Xq7vB2mN9kLp4RtY8wZc3FhJ6dSa1GeU0iOo5TnKb"), "the key itself is not repeated");
+    assert!(!reason.contains(&leaked_key()[8..]), "the key itself is not repeated: {reason}");
     let worktree = leak.meta.workspace.unwrap().path;
     assert!(Path::new(&worktree).join("billing.py").exists(), "a failed task keeps its worktree");
     let shown = orch(repo, &["task", "leak-key"]).await;

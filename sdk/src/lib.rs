@@ -10,6 +10,8 @@
 //! headers, read-only paths, allowlisted commands — it asks for in
 //! [`Plugin::capabilities`], and the operator grants in `orch.toml`. The
 //! helpers in [`http`], [`exec`], [`config`] and [`log`] call the host.
+//! [`diff`] and [`glob`] help gates read the change they judge and match its
+//! paths against patterns from config.
 //!
 //! ```
 //! use orch_sdk::router::{RouteDecision, RouteRequest, Router};
@@ -50,6 +52,7 @@ mod bindings;
 pub mod config;
 pub mod diff;
 pub mod exec;
+pub mod glob;
 pub mod http;
 pub mod log;
 mod register;

@@ -131,12 +131,15 @@ impl Worktree {
     /// The uncommitted change as a unified diff, new files included.
     pub fn diff(&self) -> Result<String, WorkspaceError> {
         self.stage()?;
-        git(&self.path, &["diff", "--cached", "--no-color", "--no-ext-diff", "HEAD"])
+        git(
+            &self.path,
+            &["diff", "--cached", "--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/", "HEAD"],
+        )
     }
 
     /// The change from commit `base` to commit `head`, as a diff.
     pub fn diff_between(&self, base: &str, head: &str) -> Result<String, WorkspaceError> {
-        git(&self.path, &["diff", "--no-color", "--no-ext-diff", base, head])
+        git(&self.path, &["diff", "--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/", base, head])
     }
 
     /// Paths changed from commit `base` to commit `head` (both sides of a rename).

@@ -1,170 +1,172 @@
-//! Judging a change's reach: forbidden paths it touches, and how many files
-//! and lines it changes against the limits (with a warning near them).
+//! Measuring a change (files, lines, paths touched) and judging it against
+//! the [`Limits`]: an error per forbidden path and per limit exceeded, a
+//! warning per limit nearly reached.
 
-use orch_sdk::PluginError;
-use orch_sdk::diff::{self, FileDiff};
+use std::collections::BTreeSet;
 
-/// The limits, from config.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Limits {
-    /// Most files a change may touch.
-    pub max_files: usize,
-    /// Most lines (added plus removed) a change may change.
-    pub max_lines: usize,
-    /// Paths a change may not touch (`*`/`**` patterns).
-    pub forbidden_paths: Vec<String>,
-    /// Over this share of a limit, a warning.
-    pub warn_ratio: f64,
+use orch_sdk::diff::{self, FileStatus};
+use orch_sdk::gate::{CheckResult, Finding, Severity};
+use orch_sdk::glob;
+
+use crate::settings::{CONFIG_TABLE, FORBIDDEN_PATHS_KEY, Limits, MAX_FILES_KEY, MAX_LINES_KEY};
+
+/// A path the change touches and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touched {
+    /// Relative to the workspace.
+    pub path: String,
+    /// `added`, `modified`, `renamed to new.txt`, ...
+    pub how: String,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_files: 50,
-            max_lines: 2000,
-            forbidden_paths: [".github/workflows/**", "**/.env", "**/*.pem", "**/id_rsa"].map(String::from).into(),
-            warn_ratio: 0.8,
-        }
-    }
+/// What a change amounts to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    /// Every path touched, both sides of a rename or copy, each once.
+    pub touched: Vec<Touched>,
+    /// Files changed; a rename is one file.
+    pub files: u64,
+    /// Lines added.
+    pub added: u64,
+    /// Lines removed.
+    pub removed: u64,
 }
 
-impl Limits {
-    /// The limits from config values looked up by key (JSON or plain text);
-    /// a bad value is an `invalid-input` error naming its key.
-    pub fn from_config(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, PluginError> {
-        let mut limits = Self::default();
-        let bad = |key: &str, why: String| PluginError::InvalidInput(format!("config key `{key}`: {why}"));
-        let count = |key: &str, default: usize| -> Result<usize, PluginError> {
-            match lookup(key) {
-                None => Ok(default),
-                Some(raw) => match raw.trim().parse::<usize>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => Err(bad(key, format!("`{raw}` is not a whole number above 0"))),
-                },
+impl Change {
+    /// Measures `diff`. The request's `changed_files` are touched paths too
+    /// (whatever the diff shows), and give the file count when the diff names
+    /// no file at all (a change described in words).
+    pub fn measure(diff: &str, changed_files: &[String]) -> Self {
+        let mut change = Self::default();
+        let mut seen = BTreeSet::new();
+        let mut files = BTreeSet::new();
+        let mut touch = |path: &str, how: String, change: &mut Self| {
+            if seen.insert(path.to_owned()) {
+                change.touched.push(Touched { path: path.to_owned(), how });
             }
         };
-        limits.max_files = count("max_files", limits.max_files)?;
-        limits.max_lines = count("max_lines", limits.max_lines)?;
-        if let Some(raw) = lookup("forbidden_paths") {
-            limits.forbidden_paths = serde_json::from_str(&raw)
-                .map_err(|e| bad("forbidden_paths", format!("not a list of patterns: {e}")))?;
-        }
-        if let Some(raw) = lookup("warn_ratio") {
-            limits.warn_ratio = match raw.trim().parse::<f64>() {
-                Ok(r) if r > 0.0 && r <= 1.0 => r,
-                _ => return Err(bad("warn_ratio", format!("`{raw}` is not a number in (0, 1]"))),
-            };
-        }
-        Ok(limits)
-    }
-}
-
-/// What a change broke or came close to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    /// Errors: (file, message).
-    pub errors: Vec<(Option<String>, String)>,
-    /// Warnings: messages.
-    pub warnings: Vec<String>,
-    /// Files touched.
-    pub files: usize,
-    /// Lines changed.
-    pub lines: usize,
-}
-
-/// Judges `diff` against `limits`.
-pub fn judge(diff: &str, limits: &Limits) -> Verdict {
-    let files: Vec<FileDiff<'_>> = diff::parse(diff);
-    let lines: usize = files.iter().map(FileDiff::lines_changed).sum();
-    let mut errors = Vec::new();
-    for file in &files {
-        for path in std::iter::once(&file.path).chain(&file.old_path) {
-            if let Some(pattern) = limits.forbidden_paths.iter().find(|p| diff::matches(p, path)) {
-                errors.push((Some(path.clone()), format!("{path} may not be changed (forbidden by `{pattern}`)")));
+        for file in diff::parse(diff) {
+            change.added += count(file.added.len());
+            change.removed += count(file.removed);
+            touch(&file.path, how(file.status, file.old_path.as_deref()), &mut change);
+            if let Some(old_path) = &file.old_path {
+                let how = match file.status {
+                    FileStatus::Copied => format!("copied to `{}`", file.path),
+                    _ => format!("renamed to `{}`", file.path),
+                };
+                touch(old_path, how, &mut change);
             }
+            files.insert(file.path);
+        }
+        for path in changed_files {
+            touch(path, "changed".into(), &mut change);
+        }
+        change.files = if files.is_empty() { count(changed_files.len()) } else { count(files.len()) };
+        change
+    }
+
+    /// Lines added plus lines removed.
+    pub fn lines(&self) -> u64 {
+        self.added + self.removed
+    }
+}
+
+/// How a file's own path is touched.
+fn how(status: FileStatus, old_path: Option<&str>) -> String {
+    let old_path = old_path.unwrap_or_default();
+    match status {
+        FileStatus::Added => "added".into(),
+        FileStatus::Modified => "modified".into(),
+        FileStatus::Deleted => "deleted".into(),
+        FileStatus::Renamed => format!("renamed from `{old_path}`"),
+        FileStatus::Copied => format!("copied from `{old_path}`"),
+    }
+}
+
+/// The verdict on `change`: errors for forbidden paths and exceeded limits,
+/// warnings for limits nearly reached.
+pub fn judge(change: &Change, limits: &Limits) -> CheckResult {
+    let mut findings = forbidden(change, limits);
+    let forbidden_count = findings.len();
+    let lines_detail = format!("{} lines changed ({} added, {} removed)", change.lines(), change.added, change.removed);
+    let measures = [
+        (format!("{} changed", plural(change.files, "file")), change.files, limits.max_files, MAX_FILES_KEY),
+        (lines_detail, change.lines(), limits.max_lines, MAX_LINES_KEY),
+    ];
+    let mut over = Vec::new();
+    let mut near = Vec::new();
+    for (what, value, limit, key) in measures {
+        if value > limit {
+            over.push(format!("over {key} ({value} > {limit})"));
+            findings.push(finding(
+                Severity::Error,
+                None,
+                format!("{what}, the limit is {limit} ({CONFIG_TABLE} {key})"),
+            ));
+        } else if is_near(value, limit, limits.warn_ratio) {
+            near.push(format!("{key} {value} of {limit}"));
+            findings.push(finding(
+                Severity::Warning,
+                None,
+                format!(
+                    "{what}, near the limit of {limit} (over {:.0} %; {CONFIG_TABLE} {key}); a smaller change is easier \
+                     to review",
+                    limits.warn_ratio * 100.0
+                ),
+            ));
         }
     }
-    let mut warnings = Vec::new();
-    for (what, n, max, key) in [
-        ("files changed", files.len(), limits.max_files, "max_files"),
-        ("lines changed", lines, limits.max_lines, "max_lines"),
-    ] {
-        if n > max {
-            errors.push((None, format!("{n} {what}, the limit is {max} ([plugins.diff-limits.config] {key})")));
-        } else if n as f64 > max as f64 * limits.warn_ratio {
-            warnings.push(format!("{n} {what}, close to the limit of {max}; consider splitting the change"));
-        }
+    let mut problems = Vec::new();
+    if forbidden_count > 0 {
+        problems.push(plural(count(forbidden_count), "forbidden path"));
     }
-    Verdict { errors, warnings, files: files.len(), lines }
+    problems.extend(over);
+    let verdict = match (problems.is_empty(), near.is_empty()) {
+        (false, _) => problems.join(", "),
+        (true, false) => format!("near the limits ({})", near.join(", ")),
+        (true, true) => "within limits".into(),
+    };
+    let summary = format!("{}, {}: {verdict}", plural(change.files, "file"), plural(change.lines(), "line"));
+    CheckResult { passed: problems.is_empty(), summary, findings }
+}
+
+/// One error per touched path that matches a forbidden pattern.
+fn forbidden(change: &Change, limits: &Limits) -> Vec<Finding> {
+    change
+        .touched
+        .iter()
+        .filter_map(|touched| {
+            let pattern = limits.forbidden_paths.iter().find(|pattern| glob::matches(pattern, &touched.path))?;
+            let message = format!(
+                "`{}` is a forbidden path ({}; it matches `{pattern}` in {CONFIG_TABLE} {FORBIDDEN_PATHS_KEY}); \
+                 leave it out of the change",
+                touched.path, touched.how
+            );
+            Some(finding(Severity::Error, Some(touched.path.clone()), message))
+        })
+        .collect()
+}
+
+/// Whether `value` is over `ratio` of `limit` (and so close to it).
+fn is_near(value: u64, limit: u64, ratio: f64) -> bool {
+    // Counts of files and lines are far below 2^52, where f64 is exact.
+    #[allow(clippy::cast_precision_loss)]
+    let (value, limit) = (value as f64, limit as f64);
+    value > limit * ratio
+}
+
+fn finding(severity: Severity, file: Option<String>, message: String) -> Finding {
+    Finding { severity, file, line: None, message }
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// `1 file`, `2 files`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn diff(files: &[(&str, usize)]) -> String {
-        files
-            .iter()
-            .map(|(path, n)| {
-                let body: String = (0..*n).map(|i| format!("+line {i}\n")).collect();
-                format!("diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,0 +1,{n} @@\n{body}")
-            })
-            .collect()
-    }
-
-    fn limits(max_files: usize, max_lines: usize) -> Limits {
-        Limits { max_files, max_lines, ..Limits::default() }
-    }
-
-    #[test]
-    fn within_limits_is_clean() {
-        let v = judge(&diff(&[("src/a.py", 3), ("src/b.py", 2)]), &limits(10, 100));
-        assert_eq!((v.errors.len(), v.warnings.len(), v.files, v.lines), (0, 0, 2, 5));
-    }
-
-    #[test]
-    fn over_a_limit_is_an_error_and_near_one_a_warning() {
-        let v = judge(&diff(&[("a.py", 5), ("b.py", 5), ("c.py", 5)]), &limits(2, 13));
-        let messages: Vec<&str> = v.errors.iter().map(|(_, m)| m.as_str()).collect();
-        assert_eq!(
-            messages,
-            [
-                "3 files changed, the limit is 2 ([plugins.diff-limits.config] max_files)",
-                "15 lines changed, the limit is 13 ([plugins.diff-limits.config] max_lines)"
-            ]
-        );
-        let near = judge(&diff(&[("a.py", 9)]), &limits(10, 10));
-        assert_eq!(near.errors, []);
-        assert_eq!(near.warnings, ["9 lines changed, close to the limit of 10; consider splitting the change"]);
-    }
-
-    #[test]
-    fn forbidden_paths_are_errors_naming_the_file_even_when_renamed_away() {
-        let v = judge(&diff(&[(".github/workflows/ci.yml", 1), ("config/.env", 1), ("src/ok.py", 1)]), &limits(9, 99));
-        let files: Vec<Option<&str>> = v.errors.iter().map(|(f, _)| f.as_deref()).collect();
-        assert_eq!(files, [Some(".github/workflows/ci.yml"), Some("config/.env")]);
-        let renamed = "diff --git a/server.pem b/docs/x.txt\nsimilarity index 100%\nrename from server.pem\nrename to docs/x.txt\n";
-        let v = judge(renamed, &limits(9, 99));
-        assert_eq!(v.errors[0].0.as_deref(), Some("server.pem"));
-    }
-
-    #[test]
-    fn config_values_are_checked() {
-        let config = |pairs: &'static [(&'static str, &'static str)]| {
-            Limits::from_config(|key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()))
-        };
-        assert_eq!(config(&[]).unwrap(), Limits::default());
-        let set = config(&[("max_files", "3"), ("forbidden_paths", "[\"vendor/**\"]"), ("warn_ratio", "0.5")]).unwrap();
-        assert_eq!(
-            (set.max_files, set.forbidden_paths.as_slice(), set.warn_ratio),
-            (3, &["vendor/**".to_owned()][..], 0.5)
-        );
-        for (key, value) in
-            [("max_files", "0"), ("max_lines", "many"), ("forbidden_paths", "vendor"), ("warn_ratio", "2")]
-        {
-            let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([(key, value)]));
-            let err = config(pairs).unwrap_err();
-            assert!(matches!(&err, PluginError::InvalidInput(m) if m.contains(&format!("`{key}`"))), "{key}: {err:?}");
-        }
-    }
-}
+mod tests;

@@ -1,63 +1,61 @@
-//! `secrets`: a gate plugin that fails a change whose added lines carry a
-//! credential — provider API keys, cloud and forge tokens, private key
-//! blocks, random-looking values assigned to key/secret/token/password
-//! names — with one finding per line, the value redacted. The scanning lives
-//! in [`scan`].
+//! `secrets`: a gate plugin that reads the lines a change adds and fails it
+//! when one holds a credential. This module is the glue: it reads the
+//! config and turns the scan's report into the gate's verdict; the scanning
+//! itself lives in [`scan`] and its detectors as pure functions.
 //!
-//! Config (`[plugins.secrets.config]`): `ignore_paths`, `*`/`**` patterns of
-//! files not to scan (e.g. `["tests/fixtures/**"]`).
+//! What counts as a credential:
+//!
+//! - provider keys and tokens by their shape ([`shapes`]): OpenAI (`sk-`,
+//!   `sk-proj-`), Anthropic (`sk-ant-`), Google (`AIza…`), AWS access key ids
+//!   (`AKIA…`, `ASIA…`), GitHub (`ghp_`, `gho_`, `ghs_`, `ghu_`, `ghr_`,
+//!   `github_pat_`), Slack (`xoxa-`, `xoxb-`, `xoxp-`, `xoxr-`), Stripe
+//!   (`sk_live_`, `rk_live_`);
+//! - private key blocks (`-----BEGIN … PRIVATE KEY-----` followed by key
+//!   data);
+//! - a random-looking value of 16 characters or more assigned to a key whose
+//!   name says secret (`password = "…"`, `api_key: '…'`, `SECRET=…`), see
+//!   [`assignment`].
+//!
+//! Placeholders (`xxx`, `your-api-key`, `<token>`, `${VAR}`,
+//! `os.environ[…]`, a value of one repeated character) are not credentials.
+//! Findings never quote a secret: they show a redacted form such as
+//! `sk-ant-…(redacted, 48 chars)`.
+//!
+//! Config (`[plugins.secrets.config]` in `orch.toml`), read on every call:
+//!
+//! ```toml
+//! [plugins.secrets.config]
+//! # Files not scanned: `*` matches within a path segment, `**` across them.
+//! ignore_paths = ["tests/fixtures/**", "**/*.snap"]
+//! ```
+//!
+//! Capabilities: none. The gate reads only the request's diff.
 
+pub mod assignment;
 pub mod scan;
+pub mod settings;
+pub mod shapes;
+pub mod value;
 
-use orch_sdk::gate::{CheckRequest, CheckResult, Finding, Gate, Severity};
-use orch_sdk::{Plugin, PluginError, config, diff};
+use orch_sdk::gate::{CheckRequest, CheckResult, Gate};
+use orch_sdk::{Plugin, PluginError, config};
 
-/// The plugin.
+use settings::Settings;
+
+/// The plugin: no state, its settings are read on every call.
 #[derive(Default)]
 pub struct Secrets;
 
 impl Plugin for Secrets {
     const NAME: &'static str = "secrets";
-    const DESCRIPTION: &'static str = "Fails a change that adds credentials: API keys, tokens, private keys";
-}
-
-/// `ignore_paths` from config.
-fn ignore_paths() -> Result<Vec<String>, PluginError> {
-    match config::get("ignore_paths") {
-        None => Ok(Vec::new()),
-        Some(raw) => serde_json::from_str(&raw).map_err(|e| {
-            PluginError::InvalidInput(format!("config key `ignore_paths` must be a list of path patterns: {e}"))
-        }),
-    }
+    const DESCRIPTION: &'static str =
+        "Fails a change whose added lines hold credentials: API keys, private keys, secret-looking values";
 }
 
 impl Gate for Secrets {
     fn check(&self, request: CheckRequest) -> Result<CheckResult, PluginError> {
-        let ignored = ignore_paths()?;
-        let leaks = scan::scan(&request.diff, |path| ignored.iter().any(|p| diff::matches(p, path)));
-        let files = {
-            let mut files: Vec<&str> = leaks.iter().map(|l| l.file.as_str()).collect();
-            files.dedup();
-            files.len()
-        };
-        let summary = match leaks.len() {
-            0 => format!("no secrets in {} changed file(s)", request.changed_files.len()),
-            n => format!("{n} possible secret(s) in {files} file(s)"),
-        };
-        let findings = leaks
-            .into_iter()
-            .map(|leak| Finding {
-                severity: Severity::Error,
-                message: format!(
-                    "{} {}; keep credentials out of the code (read them from the environment)",
-                    leak.kind,
-                    if leak.redacted.is_empty() { String::new() } else { format!("({})", leak.redacted) }
-                ),
-                file: Some(leak.file),
-                line: Some(leak.line),
-            })
-            .collect::<Vec<_>>();
-        Ok(CheckResult { passed: findings.is_empty(), summary, findings })
+        let settings = Settings::from_config(config::get)?;
+        Ok(scan::scan(&request.diff, &settings).into_result())
     }
 }
 
