@@ -43,7 +43,7 @@ pub struct OrchConfig {
     /// Plugins by the name they are referred to by.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
-    /// Rounds, limits, router and gates of the pipeline.
+    /// Rounds, limits and router of the pipeline.
     pub pipeline: PipelineConfig,
     /// Retry policy for plugin calls.
     pub retry: RetryConfig,

@@ -71,7 +71,7 @@ impl PipelineConfig {
 /// Everything that shapes a run besides the plugins.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Rounds, limits, router, gates.
+    /// Rounds, limits, router.
     pub pipeline: PipelineConfig,
     /// Retry policy for every plugin call.
     pub retry: RetryPolicy,
