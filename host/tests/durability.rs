@@ -358,3 +358,29 @@ async fn a_bad_tasks_file_writes_nothing() {
     }
     assert_eq!(world.store().tasks(&[]).unwrap().len(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_opening_a_new_store_at_once_wait_for_each_other() {
+    // Switching a new file to WAL answered "database is locked" at once to
+    // whichever process came second.
+    for round in 0..60 {
+        let dir = tempfile::tempdir().unwrap();
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_orch"))
+                    .args(["task", "nothing", "--json"])
+                    .current_dir(dir.path())
+                    .env("ORCH_LOG", "error")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("orch starts")
+            })
+            .collect();
+        for child in children {
+            let stderr = text(&child.wait_with_output().await.unwrap().stderr);
+            assert!(!stderr.contains("locked"), "round {round}: {stderr}");
+            assert!(stderr.contains("nothing"), "round {round}: the unknown task is named: {stderr}");
+        }
+    }
+}

@@ -65,10 +65,9 @@ impl SqliteStore {
         };
         // The page size only takes effect on a new file (before WAL is on):
         // 8 KiB pages pack multi-kilobyte journal rows with less waste.
-        conn.execute_batch(&format!(
-            "PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};"
-        ))
-        .map_err(db)?;
+        let pragmas =
+            format!("PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};");
+        when_not_busy(|| conn.execute_batch(&pragmas)).map_err(db)?;
         migrate(&mut conn, &shown)?;
         Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) })
     }
@@ -93,6 +92,24 @@ impl SqliteStore {
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         f(&self.conn.lock().expect("the store lock is not poisoned"))
+    }
+}
+
+/// Runs `f` again while SQLite answers BUSY or LOCKED, for up to the busy
+/// timeout. Switching a new file to WAL while another process opens it too
+/// fails at once instead of waiting on the busy handler.
+fn when_not_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            outcome => return outcome,
+        }
     }
 }
 
