@@ -218,7 +218,7 @@ fn a_scaffolded_javascript_gate_builds_with_componentize_js_and_loads() {
     let out = orch(dir.path(), &["plugin", "new", "no-debugger", "--kind", "gate", "--lang", "js"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let project = dir.path().join("no-debugger");
-    // The example gate's installed componentize-js serves (tools/test runs npm ci there).
+    // The example gate's installed componentize-js serves (tools/test installs it there).
     let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins/js-package-json/node_modules");
     std::os::unix::fs::symlink(&modules, project.join("node_modules")).unwrap();
     let build = Command::new("node").current_dir(&project).args(["build.mjs", "no-debugger.wasm"]).output().unwrap();

@@ -110,7 +110,7 @@ fn js_package_json() -> PathBuf {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("package-json.wasm");
     let mut command = Command::new("node");
     command.current_dir(Path::new(ROOT).join("examples/plugins/js-package-json")).arg("build.mjs").arg(&out);
-    build(command, "componentize-js", "run tools/test, which installs componentize-js with npm ci");
+    build(command, "componentize-js", "run tools/test, which installs componentize-js with npm");
     out
 }
 
