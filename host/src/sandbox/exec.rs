@@ -14,13 +14,8 @@ use tokio::process::Command as Process;
 
 use super::audit::{AuditEvent, Capability};
 use super::bindings::types::{Command, CommandOutput, PluginError};
+use super::grants::within;
 use super::state::PluginContext;
-
-/// Whether `path` is `root` or below it, compared component by component
-/// (`..` never counts as inside).
-fn inside(path: &Path, root: &Path) -> bool {
-    !path.components().any(|c| c == std::path::Component::ParentDir) && path.starts_with(root)
-}
 
 /// How long output readers may keep draining after the process has exited.
 const READER_GRACE: Duration = Duration::from_secs(1);
@@ -39,7 +34,7 @@ pub async fn run(
     let cwd = match &command.cwd {
         Some(dir) => {
             let dir = PathBuf::from(dir);
-            let in_workspace = workspace.is_some_and(|w| dir.is_absolute() && inside(&dir, w));
+            let in_workspace = workspace.is_some_and(|w| within(&dir, w));
             if plugin.grants.read_root(&dir).is_none() && !in_workspace {
                 return Err(deny(format!(
                     "working directory {} is outside the granted read paths and the task's workspace",

@@ -228,11 +228,14 @@ impl Grants {
     /// absolute and is compared component by component, so `/data-evil` is not
     /// inside `/data` and `..` cannot climb out.
     pub fn read_root(&self, path: &Path) -> Option<&Path> {
-        if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
-            return None;
-        }
-        self.read_paths.iter().map(PathBuf::as_path).find(|root| path.starts_with(root))
+        self.read_paths.iter().map(PathBuf::as_path).find(|root| within(path, root))
     }
+}
+
+/// Whether the absolute `path` is `root` or below it, compared component by
+/// component (`/data-evil` is not inside `/data`, and `..` never is).
+pub fn within(path: &Path, root: &Path) -> bool {
+    path.is_absolute() && !path.components().any(|c| c == std::path::Component::ParentDir) && path.starts_with(root)
 }
 
 /// Secret names are environment-variable-like: letters, digits and `_`.
