@@ -213,16 +213,6 @@ impl Cassette {
     pub fn get(&self, request: &CompletionRequest) -> Option<Completion> {
         self.entries.get(&fingerprint(request)).map(RecordedCompletion::to_completion)
     }
-
-    /// How many requests it answers.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether it answers nothing.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }
 
 /// Appends recordings to a cassette, each request once.
