@@ -33,14 +33,7 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
     let max_gate_rounds = t.shared().settings.pipeline.max_gate_rounds;
     for round in 1.. {
         t.move_task(TaskState::QualityGate, format!("running {} gate(s)", gates.len()))?;
-        let request = check_request(t, &plan, &work, size).await?;
-        let tree = match &t.workspace {
-            Some(workspace) => match workspace.tree.tree_of(&workspace.reached) {
-                Ok(tree) => tree,
-                Err(e) => return Err(t.fail(format!("cannot read the task's tree: {e}")).await),
-            },
-            None => String::new(),
-        };
+        let (request, tree) = check_request(t, &plan, &work, size).await?;
         let mut findings = Vec::new();
         for gate in &gates {
             let result = t.check(gate, round, request.clone(), &tree).await?;
@@ -392,20 +385,24 @@ fn describe_step(step: &PlanStep) -> String {
     text
 }
 
-/// What the gates judge: the task's branch since it started (without a
-/// workspace: the change as the implementer described it).
+/// What the gates judge: the task's branch from where it started to the
+/// commit the walk has reached, and that commit's tree id (without a
+/// workspace: the change as the implementer described it, and no tree).
 async fn check_request<P: Plugins>(
     t: &mut TaskRun<P>,
     plan: &Plan,
     work: &[(String, String)],
     size: Complexity,
-) -> Result<CheckRequest, Halt> {
-    let (workspace, changed_files, diff) = match change::workspace(t).await? {
+) -> Result<(CheckRequest, String), Halt> {
+    let (workspace, changed_files, diff, tree_id) = match change::workspace(t).await? {
         Some(workspace) => {
             let (tree, base, reached) = (&workspace.tree, &workspace.base, &workspace.reached);
-            match (tree.changed_between(base, reached), tree.diff_between(base, reached)) {
-                (Ok(changed), Ok(diff)) => (tree.path.display().to_string(), changed, diff),
-                (Err(e), _) | (_, Err(e)) => return Err(t.fail(format!("cannot read the task's change: {e}")).await),
+            let read = || -> Result<_, crate::workspace::WorkspaceError> {
+                Ok((tree.changed_between(base, reached)?, tree.diff_between(base, reached)?, tree.tree_of(reached)?))
+            };
+            match read() {
+                Ok((changed, diff, tree_id)) => (tree.path.display().to_string(), changed, diff, tree_id),
+                Err(e) => return Err(t.fail(format!("cannot read the task's change: {e}")).await),
             }
         }
         None => {
@@ -414,10 +411,12 @@ async fn check_request<P: Plugins>(
             changed.sort();
             changed.dedup();
             let diff = work.iter().map(|(id, text)| format!("### step {id}\n{text}\n")).collect();
-            (t.spec.repo.clone().unwrap_or_else(|| ".".into()), changed, diff)
+            (t.spec.repo.clone().unwrap_or_else(|| ".".into()), changed, diff, String::new())
         }
     };
-    Ok(CheckRequest { task: t.wit_task(), workspace, changed_files, diff, change_size: size.as_str().to_owned() })
+    let request =
+        CheckRequest { task: t.wit_task(), workspace, changed_files, diff, change_size: size.as_str().to_owned() };
+    Ok((request, tree_id))
 }
 
 /// The files a step reads or changes, and the task's context files.
