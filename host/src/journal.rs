@@ -382,28 +382,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn completion_records_round_trip_through_their_compact_form() {
-        let route = RouteRecord {
+    /// The router's choice of `provider`/`model` for `reason`, without fallbacks.
+    fn routed(provider: &str, model: &str, reason: &str) -> RouteRecord {
+        RouteRecord {
             router: "router-rules 0.1.0".into(),
-            provider: "openai".into(),
-            model: "gpt-4.1".into(),
-            reason: "cheap is enough".into(),
+            provider: provider.into(),
+            model: model.into(),
+            reason: reason.into(),
             fallbacks: vec![],
-        };
-        let completion = Completion {
+        }
+    }
+
+    /// A completion "done" of 10 input and 2 output tokens, served by `model`.
+    fn done_by(model: &str) -> Completion {
+        Completion {
             text: "done".into(),
             usage: Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: 0 },
             stop_reason: StopReason::EndTurn,
-            model: "gpt-4.1".into(),
-        };
+            model: model.into(),
+        }
+    }
+
+    #[test]
+    fn completion_records_round_trip_through_their_compact_form() {
+        let route = routed("openai", "gpt-4.1", "cheap is enough");
         for served_by in ["gpt-4.1", "gpt-4o"] {
-            let record = CompletionRecord::new(
-                "openai",
-                served_by,
-                &Completion { model: served_by.into(), ..completion.clone() },
-                route.clone(),
-            );
+            let record = CompletionRecord::new("openai", served_by, &done_by(served_by), route.clone());
             let stored = record.to_json();
             assert_eq!(stored.get("cached_input_tokens"), None);
             assert_eq!(stored["route"].get("model").is_some(), served_by != "gpt-4.1", "{stored}");
@@ -413,19 +417,8 @@ mod tests {
 
     #[test]
     fn a_dated_model_name_is_not_a_fallback() {
-        let route = RouteRecord {
-            router: "router-rules 0.1.0".into(),
-            provider: "anthropic".into(),
-            model: "claude-sonnet-4-5".into(),
-            reason: "best reasoning".into(),
-            fallbacks: vec![],
-        };
-        let completion = Completion {
-            text: "done".into(),
-            usage: Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: 0 },
-            stop_reason: StopReason::EndTurn,
-            model: "claude-sonnet-4-5-20250929".into(),
-        };
+        let route = routed("anthropic", "claude-sonnet-4-5", "best reasoning");
+        let completion = done_by("claude-sonnet-4-5-20250929");
         let record = CompletionRecord::new("anthropic", "claude-sonnet-4-5", &completion, route.clone());
         let used = record.model_use();
         assert_eq!((used.model.as_str(), used.reason.as_str()), ("claude-sonnet-4-5-20250929", "best reasoning"));
