@@ -34,13 +34,17 @@ pub fn render_event(event: &EventRow) -> String {
         (Some(task), None) => format!(" `{task}`"),
         _ => String::new(),
     };
+    format!("- `{}` {marker} **{category}**{subject} — {}\n", render_iso(event.at_ms), event_text(event))
+}
+
+/// What an event says on one line: its transition, if any, and its message.
+pub fn event_text(event: &EventRow) -> String {
     let message = event.message.replace('\n', " ");
-    let text = match (&event.moved, message.is_empty()) {
+    match (&event.moved, message.is_empty()) {
         (Some((from, to)), true) => format!("{from} → {to}"),
         (Some((from, to)), false) => format!("{from} → {to}: {message}"),
         (None, _) => message,
-    };
-    format!("- `{}` {marker} **{category}**{subject} — {text}\n", render_iso(event.at_ms))
+    }
 }
 
 /// The header that opens a run's section, with `note` (e.g. where LLM replies
@@ -66,6 +70,15 @@ pub fn render_summary(run: &RunRecord, report: &RunReport, elapsed: Duration, co
         report.count(TaskState::Failed),
         report.count(TaskState::AwaitingHuman),
         report.errors,
+    )
+}
+
+/// The line that closes a run stopped with Ctrl-C.
+pub fn render_interrupted(run: &RunRecord, elapsed: Duration, cost_usd: f64) -> String {
+    format!(
+        "\n### Run {} interrupted\n\n- After {:.1} s, ${cost_usd:.4} spent; calls in flight were abandoned. `orch resume` continues.\n",
+        run.id,
+        elapsed.as_secs_f64()
     )
 }
 

@@ -121,7 +121,7 @@ async fn list(config: Option<&Path>, as_json: bool) -> anyhow::Result<ExitCode> 
                 Err(error) => json!({ "name": name, "status": "error", "error": error.to_string(), "grants": grants_json(grants) }),
             })
             .collect();
-        print_json(&Value::Array(rows));
+        print_json(&Value::Array(rows))?;
     } else {
         let rows: Vec<Vec<String>> = results
             .iter()
@@ -158,7 +158,7 @@ async fn inspect(file: &str, as_json: bool) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::builder().build()?;
     let inspection = runtime.inspect(source).await.with_context(|| format!("inspecting {file}"))?;
     if as_json {
-        print_json(&inspection_json(&inspection));
+        print_json(&inspection_json(&inspection))?;
     } else {
         print!("{}", inspection_text(&inspection));
     }

@@ -12,7 +12,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::{UsageError, store_usage};
+use super::output::{Tone, paint, state_column, table_toned, usd};
+use super::progress::Progress;
+use super::{EXIT_FAILED, EXIT_INTERRUPTED, Globals, UsageError};
 use crate::config::LoadedConfig;
 use crate::cost::Pricing;
 use crate::engine::{Engine, SandboxPlugins};
@@ -20,7 +22,7 @@ use crate::replay::{Offline, ReplayMode};
 use crate::runlog::{self, RUN_LOG_FILE, RunLog, RunLogAudit};
 use crate::sandbox::{AuditSink, EnvSecrets, Runtime};
 use crate::state::TaskState;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::Store;
 use crate::tasks;
 use crate::workspace::Workspaces;
 
@@ -83,24 +85,11 @@ impl RunOptions {
 const CASSETTE_SUFFIX: &str = "cassette.jsonl";
 
 /// Where task worktrees live, beside the store.
-const WORKTREES_DIR: &str = "worktrees";
-
-/// The store file: `--store`, else `[store] path`, else `.orch/orch.db`.
-fn store_path(config: &LoadedConfig, explicit: Option<&Path>) -> PathBuf {
-    explicit
-        .map(Path::to_owned)
-        .or_else(|| config.config.store.path.clone())
-        .unwrap_or_else(|| Path::new(crate::store::STORE_DIR).join(crate::store::STORE_FILE))
-}
-
-/// The store: `--store`, else `[store] path`, else `.orch/orch.db`.
-pub fn open_store(config: &LoadedConfig, explicit: Option<&Path>) -> Result<SqliteStore, StoreError> {
-    SqliteStore::open(&store_path(config, explicit), config.config.store.synchronous)
-}
+pub const WORKTREES_DIR: &str = "worktrees";
 
 /// `orch run` (or `orch resume`, without a tasks file or task id).
-pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let config = LoadedConfig::load(config)?;
+pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    let config = globals.config()?;
     let mut settings = config.settings()?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let RunArgs { tasks: tasks_file, task_id, options } = args;
@@ -118,10 +107,15 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
     let repo = options.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     // Read the whole file before touching the store.
     let file = tasks_file.as_deref().map(tasks::load).transpose()?;
-    let store_path = store_path(&config, store);
+    if let (Some(id), Some(file), Some(path)) = (&task_id, &file, &tasks_file)
+        && !file.tasks.iter().any(|t| &t.id == id)
+    {
+        return Err(UsageError(format!("no task `{id}` in {}", path.display())).into());
+    }
+    let store_path = globals.store_path(&config);
     let worktrees = store_path.parent().unwrap_or(Path::new(".")).join(WORKTREES_DIR);
     settings.workspaces = Some(Workspaces::open(&repo, &worktrees).map_err(|e| UsageError(e.to_string()))?);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&store_path, config.config.store.synchronous)?);
+    let store: Arc<dyn Store> = Arc::new(globals.write_store(&config)?);
     let mut ids: Vec<String> = match &file {
         Some(file) => {
             let added = store.add_tasks(&file.tasks)?;
@@ -138,7 +132,7 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
         None => store.tasks(&[])?.into_iter().filter(|t| !t.state.is_terminal()).map(|t| t.spec.id).collect(),
     };
     if let Some(id) = task_id {
-        store.task(&id).map_err(store_usage)?;
+        store.task(&id)?;
         ids = vec![id];
     }
     if ids.is_empty() {
@@ -171,27 +165,50 @@ pub async fn run(args: RunArgs, config: Option<&Path>, store: Option<&Path>) -> 
     audit.attach(Arc::clone(&log));
     let started = Instant::now();
     let pricing = Pricing::new(&config.config.pricing);
-    let engine = Engine::new(Arc::clone(&store), Arc::new(plugins), settings, pricing, log.clone(), run.id);
-    let report = engine.run(&ids, concurrency).await?;
+    let progress = Arc::new(Progress::new(Arc::clone(&log), Arc::clone(&store), &ids));
+    let engine = Engine::new(Arc::clone(&store), Arc::new(plugins), settings, pricing, progress.clone(), run.id);
+    // Ctrl-C drops the walks: calls in flight are abandoned, and what was
+    // committed stays, so `orch resume` picks up from there.
+    let report = tokio::select! {
+        report = engine.run(&ids, concurrency) => Some(report?),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    progress.finish();
     store.finish_run(run.id)?;
     let cost = store.run_cost(run.id)?;
+    let Some(report) = report else {
+        log.append(&runlog::render_interrupted(&run, started.elapsed(), cost))
+            .with_context(|| format!("cannot append to {RUN_LOG_FILE}"))?;
+        eprintln!(
+            "{} run {} stopped after {:.1} s ({} spent); calls in flight were abandoned and everything finished is saved. Continue with `orch resume`.",
+            paint("interrupted:", Tone::Attention),
+            run.id,
+            started.elapsed().as_secs_f64(),
+            usd(cost)
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
     log.append(&runlog::render_summary(&run, &report, started.elapsed(), cost))
         .with_context(|| format!("cannot append to {RUN_LOG_FILE}"))?;
 
-    for task in &report.tasks {
-        match &task.note {
-            Some(note) => println!("{:<24} {:<15} {note}", task.id, task.state.as_str()),
-            None => println!("{:<24} {}", task.id, task.state.as_str()),
-        }
-    }
+    let rows: Vec<Vec<String>> = report
+        .tasks
+        .iter()
+        .map(|t| vec![t.id.clone(), t.state.as_str().to_owned(), t.note.clone().unwrap_or_default()])
+        .collect();
+    print!("{}", table_toned(&["TASK", "STATE", "NOTE"], &rows, state_column(1)));
     println!(
-        "run {}: {} done, {} failed, {} awaiting review, ${cost:.4}, {:.1} s; log: {RUN_LOG_FILE}",
+        "run {}: {} done, {} failed, {} awaiting review, {}, {:.1} s; log: {RUN_LOG_FILE}",
         run.id,
         report.count(TaskState::Done),
         report.count(TaskState::Failed),
         report.count(TaskState::AwaitingHuman),
+        usd(cost),
         started.elapsed().as_secs_f64()
     );
+    if report.count(TaskState::AwaitingHuman) > 0 {
+        println!("see why with `orch review`; decide with `orch task ID --approve` or `--reject`");
+    }
     let all_done = report.tasks.iter().all(|t| t.state == TaskState::Done) && report.errors == 0;
-    Ok(if all_done { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILED) })
+    Ok(if all_done { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) })
 }

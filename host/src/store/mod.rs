@@ -31,6 +31,12 @@ pub enum StoreError {
     /// The database could not be opened, read or written.
     #[error("store {path}: {message}")]
     Database { path: String, message: String },
+    /// A read found no store file.
+    #[error("no orch store at {path}; run `orch run TASKS` first, or name one with --store PATH")]
+    Missing { path: String },
+    /// The file is not an orch store (not SQLite, damaged, or another program's database).
+    #[error("{path} is not an orch store ({message}); name the right file with --store PATH")]
+    NotAStore { path: String, message: String },
     /// The file was written by a newer orch.
     #[error(
         "store {path} has schema version {found}, newer than this orch understands ({supported}); use a newer orch or another --store"
@@ -53,6 +59,21 @@ pub enum StoreError {
     /// A stored value could not be decoded, or an import is malformed.
     #[error("{0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the error is about what the user named (a store file, a
+    /// task, a decision) rather than a failure of the store itself.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Self::Missing { .. }
+                | Self::NotAStore { .. }
+                | Self::NewerSchema { .. }
+                | Self::UnknownTask(_)
+                | Self::NotAwaiting { .. }
+        )
+    }
 }
 
 /// A task as stored.
@@ -383,6 +404,40 @@ pub struct RunRecord {
     pub command: String,
 }
 
+/// One journaled call and what it cost, for `orch cost`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallCost {
+    /// The task it was made for.
+    pub task: String,
+    /// The run that made it (none for an imported task).
+    pub run: Option<i64>,
+    /// `route`, `completion` or `check`.
+    pub kind: String,
+    /// The journal key (`kind/role/step/round.attempt/hash`).
+    pub key: String,
+    /// The plugin that served it, with its version.
+    pub plugin: String,
+    /// The model (completions).
+    pub model: Option<String>,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// USD.
+    pub cost_usd: f64,
+    /// How long it took, retries included.
+    pub duration_ms: u64,
+    /// When it was journaled.
+    pub at_ms: i64,
+}
+
+impl CallCost {
+    /// The role (or gate) the call served, from its key.
+    pub fn role(&self) -> &str {
+        self.key.split('/').nth(1).unwrap_or("")
+    }
+}
+
 /// What the engine and the CLI need from persistence.
 pub trait Store: Send + Sync {
     /// Adds the tasks that are not there yet, in one transaction.
@@ -412,6 +467,10 @@ pub trait Store: Send + Sync {
     fn finish_run(&self, run: i64) -> Result<(), StoreError>;
     /// Events after `after_id`, optionally of one run.
     fn events(&self, run: Option<i64>, after_id: i64) -> Result<Vec<EventRow>, StoreError>;
+    /// Every run, oldest first.
+    fn runs(&self) -> Result<Vec<RunRecord>, StoreError>;
+    /// Every journaled call with its cost, in the order made.
+    fn calls(&self) -> Result<Vec<CallCost>, StoreError>;
     /// USD journaled during `run`.
     fn run_cost(&self, run: i64) -> Result<f64, StoreError>;
     /// Counts for the summary.

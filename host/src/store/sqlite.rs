@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, TransactionBehavior, params};
 use serde::Deserialize;
 
 use super::schema::{self, MIGRATIONS};
 use super::{
-    Added, Category, Commit, CommitRequest, Event, EventRow, HumanDecision, JournalEntry, Moved, RunRecord, Status,
-    StepRecord, Store, StoreError, TaskExport, TaskMeta, TaskRecord, Totals, Transition, now_ms,
+    Added, CallCost, Category, Commit, CommitRequest, Event, EventRow, HumanDecision, JournalEntry, Moved, RunRecord,
+    Status, StepRecord, Store, StoreError, TaskExport, TaskMeta, TaskRecord, Totals, Transition, now_ms,
 };
 use crate::state::{StepState, TaskState};
 use crate::tasks::TaskSpec;
@@ -67,8 +67,34 @@ impl SqliteStore {
         // 8 KiB pages pack multi-kilobyte journal rows with less waste.
         let pragmas =
             format!("PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};");
-        when_not_busy(|| conn.execute_batch(&pragmas)).map_err(db)?;
+        when_not_busy(|| conn.execute_batch(&pragmas)).map_err(|e| not_a_store(&shown, e))?;
         migrate(&mut conn, &shown)?;
+        Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) })
+    }
+
+    /// Opens an existing store for reading, changing nothing: a missing
+    /// file, a file that is not an orch store or one from a newer orch is an
+    /// error. A store from an older orch is brought up to date first.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        if !path.is_file() {
+            return Err(StoreError::Missing { path: shown });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| not_a_store(&shown, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| not_a_store(&shown, e))?;
+        let version: i64 = when_not_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .map_err(|e| not_a_store(&shown, e))?;
+        if version == 0 {
+            return Err(StoreError::NotAStore { path: shown, message: "it has no orch tables".into() });
+        }
+        if version > schema::latest() {
+            return Err(StoreError::NewerSchema { path: shown, found: version, supported: schema::latest() });
+        }
+        if version < schema::latest() {
+            drop(conn);
+            return Self::open(path, Synchronous::default());
+        }
         Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) })
     }
 
@@ -113,12 +139,26 @@ fn when_not_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Res
     }
 }
 
+/// Names a file SQLite cannot read as a database; other errors stay database errors.
+fn not_a_store(path: &str, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            StoreError::NotAStore { path: path.to_owned(), message: e.to_string() }
+        }
+        _ => StoreError::Database { path: path.to_owned(), message: e.to_string() },
+    }
+}
+
 fn migrate(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
     let db = |e: rusqlite::Error| StoreError::Database { path: shown.to_owned(), message: e.to_string() };
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db)?;
     if version > schema::latest() {
         return Err(StoreError::NewerSchema { path: shown.to_owned(), found: version, supported: schema::latest() });
+    }
+    if version == schema::latest() {
+        // Up to date: write nothing.
+        return tx.commit().map_err(db);
     }
     for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
         tx.execute_batch(migration).map_err(db)?;
@@ -686,6 +726,51 @@ impl Store for SqliteStore {
                 )
                 .map_err(&db)?;
             flatten(stmt.query_map(params![after_id, run], event_from_row).map_err(&db)?, &db)
+        })
+    }
+
+    fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, started_ms, finished_ms, command FROM runs ORDER BY id")
+                .map_err(&db)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(RunRecord { id: r.get(0)?, started_ms: r.get(1)?, finished_ms: r.get(2)?, command: r.get(3)? })
+                })
+                .map_err(&db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(&db)
+        })
+    }
+
+    fn calls(&self) -> Result<Vec<CallCost>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT task_id, run_id, kind, key, plugin, model, input_tokens, output_tokens, cost_usd,
+                            duration_ms, at_ms FROM journal ORDER BY id",
+                )
+                .map_err(&db)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(CallCost {
+                        task: r.get(0)?,
+                        run: r.get(1)?,
+                        kind: r.get(2)?,
+                        key: r.get(3)?,
+                        plugin: r.get(4)?,
+                        model: r.get(5)?,
+                        input_tokens: r.get::<_, i64>(6)? as u64,
+                        output_tokens: r.get::<_, i64>(7)? as u64,
+                        cost_usd: r.get(8)?,
+                        duration_ms: r.get::<_, i64>(9)? as u64,
+                        at_ms: r.get(10)?,
+                    })
+                })
+                .map_err(&db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(&db)
         })
     }
 
