@@ -154,6 +154,8 @@ delay_ms = 10
             .env("ORCH_TEST_KEY", "sk-test-key")
             .env("ORCH_LOG", "error")
             .env("RUST_BACKTRACE", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
         command
     }
@@ -368,7 +370,7 @@ async fn processes_opening_a_new_store_at_once_wait_for_each_other() {
         let children: Vec<_> = (0..6)
             .map(|_| {
                 Command::new(env!("CARGO_BIN_EXE_orch"))
-                    .args(["task", "nothing", "--json"])
+                    .args(["task", "nothing", "--approve"])
                     .current_dir(dir.path())
                     .env("ORCH_LOG", "error")
                     .stdout(std::process::Stdio::null())

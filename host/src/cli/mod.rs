@@ -207,10 +207,8 @@ impl Globals {
     /// The store, for a command that writes (created if missing).
     fn write_store(&self, config: &LoadedConfig) -> Result<SqliteStore, StoreError> {
         let path = self.store_path(config);
-        if path.is_file() {
-            // Refuse a foreign or newer file before writing anything to it.
-            drop(SqliteStore::open_existing(&path)?);
-        }
+        // Refuse a foreign or newer file before writing anything to it.
+        SqliteStore::check_writable(&path)?;
         SqliteStore::open(&path, config.config.store.synchronous)
     }
 }

@@ -80,22 +80,21 @@ impl SqliteStore {
         if !path.is_file() {
             return Err(StoreError::Missing { path: shown });
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| not_a_store(&shown, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| not_a_store(&shown, e))?;
-        let version: i64 = when_not_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0)))
-            .map_err(|e| not_a_store(&shown, e))?;
-        if version == 0 {
-            return Err(StoreError::NotAStore { path: shown, message: "it has no orch tables".into() });
+        let (conn, version) = probe(path)?;
+        match version {
+            Some(version) if version == schema::latest() => Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) }),
+            Some(_) => {
+                drop(conn);
+                Self::open(path, Synchronous::default())
+            }
+            None => Err(StoreError::NotAStore { path: shown, message: "it is empty".into() }),
         }
-        if version > schema::latest() {
-            return Err(StoreError::NewerSchema { path: shown, found: version, supported: schema::latest() });
-        }
-        if version < schema::latest() {
-            drop(conn);
-            return Self::open(path, Synchronous::default());
-        }
-        Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) })
+    }
+
+    /// Checks, without writing, that `path` may be opened for writing: it is
+    /// missing, empty, or an orch store this build understands.
+    pub fn check_writable(path: &Path) -> Result<(), StoreError> {
+        if path.is_file() { probe(path).map(drop) } else { Ok(()) }
     }
 
     /// The database file.
@@ -136,6 +135,33 @@ fn when_not_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Res
             }
             outcome => return outcome,
         }
+    }
+}
+
+/// Opens `path` read-only and reads its schema version: `None` for an empty
+/// database (one being created), an error for anything that is not an orch
+/// store or is newer than this build.
+fn probe(path: &Path) -> Result<(Connection, Option<i64>), StoreError> {
+    let shown = path.display().to_string();
+    let fail = |e| not_a_store(&shown, e);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+    let (version, tables): (i64, i64) = when_not_busy(|| {
+        conn.query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })
+    .map_err(fail)?;
+    match (version, tables) {
+        (0, 0) => Ok((conn, None)),
+        (0, _) => Err(StoreError::NotAStore { path: shown, message: "it holds another program's tables".into() }),
+        (v, _) if v > schema::latest() => {
+            Err(StoreError::NewerSchema { path: shown, found: v, supported: schema::latest() })
+        }
+        (v, _) => Ok((conn, Some(v))),
     }
 }
 
