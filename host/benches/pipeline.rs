@@ -146,7 +146,7 @@ fn engine_only(n: usize, concurrency: usize) -> (Duration, f64) {
     store.add_tasks(&specs).unwrap();
     let ids: Vec<String> = specs.into_iter().map(|t| t.id).collect();
     let settings = LoadedConfig::from_text(None, None).unwrap().settings().unwrap();
-    let run = store.begin_run("bench").unwrap();
+    let run = store.begin_run("bench", None).unwrap();
     let log = Arc::new(RunLog::open(&dir.path().join("run.md"), "bench\n").unwrap());
     let cpu_before = cpu_seconds(false);
     let started = Instant::now();

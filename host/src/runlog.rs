@@ -182,7 +182,13 @@ mod tests {
 
     #[test]
     fn header_and_summary_count_outcomes() {
-        let run = RunRecord { id: 7, started_ms: 0, finished_ms: None, command: "orch run tasks.yaml".into() };
+        let run = RunRecord {
+            id: 7,
+            started_ms: 0,
+            finished_ms: None,
+            command: "orch run tasks.yaml".into(),
+            cassette: None,
+        };
         assert!(render_header(&run, 3, 2, None).contains("## Run 7 — 1970-01-01T00:00:00.000Z"));
         assert!(render_header(&run, 3, 2, Some("offline: gemini")).contains("\n> offline: gemini\n"));
         let outcome =

@@ -70,7 +70,13 @@ pub fn clean(args: CleanArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
     }
     for file in &files {
-        std::fs::remove_file(file).with_context(|| format!("cannot delete {}", file.display()))?;
+        // SQLite removes its -wal and -shm files itself when the last connection closes.
+        match std::fs::remove_file(file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot delete {}", file.display()));
+            }
+            _ => {}
+        }
     }
     let _ = std::fs::remove_dir(&worktrees_dir);
     let _ = std::fs::remove_dir(&dir);

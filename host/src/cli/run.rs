@@ -60,8 +60,13 @@ pub struct RunOptions {
 impl RunOptions {
     /// The replay mode and cassette: `--replay`/`--record`, else `[replay]`,
     /// the cassette defaulting to `TASKS.cassette.jsonl` beside the tasks
-    /// file, else `orch.cassette.jsonl`.
-    fn cassette(&self, config: &LoadedConfig, tasks_file: Option<&Path>) -> (ReplayMode, PathBuf) {
+    /// file, else the one the previous run used, else `orch.cassette.jsonl`.
+    fn cassette(
+        &self,
+        config: &LoadedConfig,
+        tasks_file: Option<&Path>,
+        previous: Option<&str>,
+    ) -> (ReplayMode, PathBuf) {
         if let Some(path) = &self.replay {
             return (ReplayMode::Replay, path.clone());
         }
@@ -75,7 +80,7 @@ impl RunOptions {
                 let stem = tasks.file_stem().unwrap_or_default().to_string_lossy();
                 tasks.with_file_name(format!("{stem}.{CASSETTE_SUFFIX}"))
             }
-            (None, None) => PathBuf::from(format!("orch.{CASSETTE_SUFFIX}")),
+            (None, None) => previous.map_or_else(|| PathBuf::from(format!("orch.{CASSETTE_SUFFIX}")), PathBuf::from),
         };
         (replay.mode, path)
     }
@@ -103,7 +108,6 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         }
         settings.budget.run_usd = Some(usd);
     }
-    let (mode, cassette) = options.cassette(&config, tasks_file.as_deref());
     let repo = options.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     // Read the whole file before touching the store.
     let file = tasks_file.as_deref().map(tasks::load).transpose()?;
@@ -151,13 +155,16 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         );
         settings.gates.retain(|gate| plugins.has_gate(gate));
     }
+    let previous = store.runs()?.pop().and_then(|run| run.cassette);
+    let (mode, cassette) = options.cassette(&config, tasks_file.as_deref(), previous.as_deref());
+    let cassette_shown = std::path::absolute(&cassette).unwrap_or_else(|_| cassette.clone()).display().to_string();
     let missing_keys = plugins.providers_missing_secrets(&EnvSecrets);
     let plugins = Offline::new(plugins, mode, cassette, missing_keys).map_err(|e| UsageError(e.to_string()))?;
     let note = plugins.describe();
     if let Some(note) = &note {
         eprintln!("{note}");
     }
-    let run = store.begin_run(&command)?;
+    let run = store.begin_run(&command, Some(&cassette_shown))?;
     let log = Arc::new(
         RunLog::open(Path::new(RUN_LOG_FILE), &runlog::render_header(&run, ids.len(), concurrency, note.as_deref()))
             .with_context(|| format!("cannot open {RUN_LOG_FILE}"))?,

@@ -151,7 +151,7 @@ impl Harness {
         let mut settings = LoadedConfig::from_text(None, None).unwrap().settings().unwrap();
         settings.retry.backoff = Backoff::Fixed(Duration::from_millis(1));
         settings.gates = GatePolicy { always: vec!["lint".into()], ..GatePolicy::default() };
-        let run = store.begin_run("test").unwrap().id;
+        let run = store.begin_run("test", None).unwrap().id;
         Self { _dir: dir, store, settings, pricing: BTreeMap::new(), run }
     }
 

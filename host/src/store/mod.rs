@@ -402,6 +402,9 @@ pub struct RunRecord {
     pub finished_ms: Option<i64>,
     /// What was run.
     pub command: String,
+    /// The cassette LLM replies were replayed from or recorded to, if any.
+    #[serde(default)]
+    pub cassette: Option<String>,
 }
 
 /// One journaled call and what it cost, for `orch cost`.
@@ -461,8 +464,8 @@ pub trait Store: Send + Sync {
     fn commit_batch(&self, batch: &[CommitRequest<'_>]) -> Vec<Result<Vec<EventRow>, StoreError>>;
     /// Applies a person's decision to a task in AWAITING_HUMAN.
     fn decide(&self, task: &str, decision: HumanDecision) -> Result<TaskState, StoreError>;
-    /// Starts a run.
-    fn begin_run(&self, command: &str) -> Result<RunRecord, StoreError>;
+    /// Starts a run of `command`, noting the cassette it uses.
+    fn begin_run(&self, command: &str, cassette: Option<&str>) -> Result<RunRecord, StoreError>;
     /// Ends a run.
     fn finish_run(&self, run: i64) -> Result<(), StoreError>;
     /// Events after `after_id`, optionally of one run.

@@ -79,6 +79,9 @@ pub const MIGRATIONS: &[&str] = &[
         command     TEXT NOT NULL
     );
     ",
+    // 2: the cassette a run replayed from or recorded to, so `orch resume`
+    // goes on with the same one.
+    "ALTER TABLE runs ADD COLUMN cassette TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -724,13 +724,22 @@ impl Store for SqliteStore {
         })
     }
 
-    fn begin_run(&self, command: &str) -> Result<RunRecord, StoreError> {
+    fn begin_run(&self, command: &str, cassette: Option<&str>) -> Result<RunRecord, StoreError> {
         let db = self.db();
         self.write(|tx| {
             let started_ms = now_ms();
-            tx.execute("INSERT INTO runs (started_ms, command) VALUES (?1, ?2)", params![started_ms, command])
-                .map_err(&db)?;
-            Ok(RunRecord { id: tx.last_insert_rowid(), started_ms, finished_ms: None, command: command.to_owned() })
+            tx.execute(
+                "INSERT INTO runs (started_ms, command, cassette) VALUES (?1, ?2, ?3)",
+                params![started_ms, command, cassette],
+            )
+            .map_err(&db)?;
+            Ok(RunRecord {
+                id: tx.last_insert_rowid(),
+                started_ms,
+                finished_ms: None,
+                command: command.to_owned(),
+                cassette: cassette.map(str::to_owned),
+            })
         })
     }
 
@@ -759,11 +768,17 @@ impl Store for SqliteStore {
         let db = self.db();
         self.read(|conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT id, started_ms, finished_ms, command FROM runs ORDER BY id")
+                .prepare_cached("SELECT id, started_ms, finished_ms, command, cassette FROM runs ORDER BY id")
                 .map_err(&db)?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok(RunRecord { id: r.get(0)?, started_ms: r.get(1)?, finished_ms: r.get(2)?, command: r.get(3)? })
+                    Ok(RunRecord {
+                        id: r.get(0)?,
+                        started_ms: r.get(1)?,
+                        finished_ms: r.get(2)?,
+                        command: r.get(3)?,
+                        cassette: r.get(4)?,
+                    })
                 })
                 .map_err(&db)?;
             rows.collect::<rusqlite::Result<_>>().map_err(&db)

@@ -56,7 +56,7 @@ fn commits_apply_transitions_in_sequence_and_log_them() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     store.add_tasks(&[spec("a")]).unwrap();
-    let run = store.begin_run("orch run").unwrap().id;
+    let run = store.begin_run("orch run", None).unwrap().id;
     let commit = Commit {
         transitions: vec![
             task_move(1, TaskState::New, TaskState::Planning),
@@ -272,4 +272,41 @@ fn category_and_status_names_match_their_serde_names() {
     for status in Status::ALL {
         assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
     }
+}
+
+#[test]
+fn a_store_from_an_older_orch_is_upgraded_when_opened_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orch.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(super::schema::MIGRATIONS[0]).unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 1; INSERT INTO runs (started_ms, command) VALUES (5, 'orch run old.yaml');",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open_existing(&path).unwrap();
+    let runs = store.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].command.as_str(), runs[0].cassette.as_deref()), ("orch run old.yaml", None));
+    let run = store.begin_run("orch resume", Some("tasks.cassette.jsonl")).unwrap();
+    assert_eq!(store.runs().unwrap()[1], run);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), super::schema::latest());
+}
+
+#[test]
+fn reading_a_missing_empty_or_foreign_file_is_refused_without_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing/orch.db");
+    assert!(matches!(SqliteStore::open_existing(&missing), Err(StoreError::Missing { .. })));
+    assert!(!dir.path().join("nothing").exists());
+    let foreign = dir.path().join("other.db");
+    rusqlite::Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE notes (body TEXT);").unwrap();
+    let err = SqliteStore::open_existing(&foreign).err().unwrap();
+    assert!(matches!(err, StoreError::NotAStore { .. }) && err.is_usage(), "{err}");
+    assert!(SqliteStore::check_writable(&foreign).is_err(), "orch never writes into another program's database");
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(SqliteStore::check_writable(&empty).is_ok(), "an empty file is a store being created");
 }
