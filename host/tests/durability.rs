@@ -118,27 +118,7 @@ impl World {
             .await
             .expect("the mock LLM server starts");
         let dir = tempfile::tempdir().unwrap();
-        let origin = mock.origin();
-        let config = format!(
-            r#"
-[plugins.openai.config]
-base_url = "{base}"
-api_key_secret = "ORCH_TEST_KEY"
-[plugins.openai.grants]
-http = ["{origin}"]
-secrets = ["ORCH_TEST_KEY"]
-
-[plugins.router-rules.config.models]
-strong = {{ provider = "openai", model = "gpt-4o" }}
-mid = {{ provider = "openai", model = "gpt-4o-mini" }}
-cheap = {{ provider = "openai", model = "gpt-4.1" }}
-
-[retry]
-strategy = "fixed"
-delay_ms = 10
-"#,
-            base = mock.base_url(Vendor::OpenAi)
-        );
+        let config = common::mock_openai_config(&mock.base_url(Vendor::OpenAi), &mock.origin());
         std::fs::write(dir.path().join("orch.toml"), config).unwrap();
         std::fs::write(dir.path().join("tasks.yaml"), TASKS).unwrap();
         common::init_repo(dir.path());

@@ -66,36 +66,10 @@ impl World {
     async fn new(latency: Duration) -> Self {
         let mock = MockLlm::builder().responder(respond).latency(latency).start().await.expect("the mock starts");
         let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            r#"
-[plugins.openai.config]
-base_url = "{base}"
-api_key_secret = "ORCH_TEST_KEY"
-[plugins.openai.grants]
-http = ["{origin}"]
-secrets = ["ORCH_TEST_KEY"]
-
-[plugins.router-rules.config.models]
-strong = {{ provider = "openai", model = "gpt-4o" }}
-mid = {{ provider = "openai", model = "gpt-4o-mini" }}
-cheap = {{ provider = "openai", model = "gpt-4.1" }}
-
-[pipeline]
-max_plan_rounds = 2
-
-[gates]
-trivial = []
-small = []
-medium = []
-large = []
-
-[retry]
-strategy = "fixed"
-delay_ms = 10
-"#,
-            base = mock.base_url(Vendor::OpenAi),
-            origin = mock.origin()
-        );
+        let mut config = common::mock_openai_config(&mock.base_url(Vendor::OpenAi), &mock.origin());
+        // Plans of `escalate` tasks go to a person after two rejections; no gate needs a tool.
+        config
+            .push_str("[pipeline]\nmax_plan_rounds = 2\n[gates]\ntrivial = []\nsmall = []\nmedium = []\nlarge = []\n");
         std::fs::write(dir.path().join("orch.toml"), config).unwrap();
         std::fs::write(dir.path().join("tasks.yaml"), TASKS).unwrap();
         common::init_repo(dir.path());
@@ -374,11 +348,11 @@ fn has_run(db: &Path) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_gets_colour_and_the_live_view_and_no_color_turns_colour_off() {
-    let world = World::new(Duration::ZERO).await;
+    let world = World::new(Duration::from_millis(100)).await;
     let run = in_terminal(&world, &["run", "tasks.yaml"], &[]).await;
     assert!(run.contains("docs-faq") && run.contains("TASK"), "{run}");
     assert!(!run.contains("llm_call"), "no event lines on a terminal: {run}");
-    assert!(run.contains('\x1b'), "the live view and the table are drawn with escapes: {run:?}");
+    assert!(run.contains("PLANNING") && run.contains("$0."), "the live view shows states and costs: {run:?}");
 
     let summary = in_terminal(&world, &["summary"], &[]).await;
     assert!(summary.contains("\x1b[32mDONE"), "{summary:?}");

@@ -40,3 +40,28 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `orch.toml` lines sending every role to the builtin `openai` provider at
+/// `base_url` (a mock server at `origin`), keyed by `ORCH_TEST_KEY`, with
+/// fast fixed retries.
+pub fn mock_openai_config(base_url: &str, origin: &str) -> String {
+    format!(
+        r#"
+[plugins.openai.config]
+base_url = "{base_url}"
+api_key_secret = "ORCH_TEST_KEY"
+[plugins.openai.grants]
+http = ["{origin}"]
+secrets = ["ORCH_TEST_KEY"]
+
+[plugins.router-rules.config.models]
+strong = {{ provider = "openai", model = "gpt-4o" }}
+mid = {{ provider = "openai", model = "gpt-4o-mini" }}
+cheap = {{ provider = "openai", model = "gpt-4.1" }}
+
+[retry]
+strategy = "fixed"
+delay_ms = 10
+"#
+    )
+}
