@@ -206,6 +206,7 @@ fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: us
     let started = Instant::now();
     let mut child = command(&["run", "tasks.json", "--concurrency", &concurrency.to_string()])
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let mut peak = 0;
