@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use orch_host::config::LoadedConfig;
 use orch_host::cost::Pricing;
@@ -32,14 +33,17 @@ use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor};
 /// LLM calls per task: plan, plan review, 3 × (implement, code review).
 const NODES_PER_TASK: u64 = 8;
 
-/// Realistic reply sizes: a plan of 3 steps, verdicts, diffs of ~2.5 KB.
+/// Realistic reply sizes: a plan of 3 steps, verdicts, edits of ~2.5 KB.
 fn respond(request: &MockRequest) -> MockReply {
-    let text = reply_for(request.system.as_deref().unwrap_or_default());
+    static SERIAL: AtomicUsize = AtomicUsize::new(0);
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    let text = reply_for(request.system.as_deref().unwrap_or_default(), serial);
     MockReply { text, input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0 }
 }
 
-/// The reply to a role, known by its system prompt.
-fn reply_for(system: &str) -> String {
+/// The reply to a role, known by its system prompt; `serial` makes every
+/// implementer's edit a different file content.
+fn reply_for(system: &str, serial: usize) -> String {
     if system.contains("You are the planner") {
         let step = |i: u32, kind: &str| {
             format!(
@@ -53,11 +57,14 @@ fn reply_for(system: &str) -> String {
             step(3, "testing")
         )
     } else if system.contains("You are the implementer") {
-        let mut diff = String::from("--- a/src/module.rs\n+++ b/src/module.rs\n@@ -1,40 +1,42 @@\n");
-        for line in 0..40 {
-            diff.push_str(&format!("+    let value_{line} = compute(input, {line}).context(\"step {line}\")?;\n"));
-        }
-        diff
+        let content: String = (0..40)
+            .map(|line| format!("    let value_{line} = compute(input, {line}).context(\"call {serial}\")?;\n"))
+            .collect();
+        serde_json::json!({
+            "summary": "change the module",
+            "edits": [{"op": "write", "path": format!("src/module_{}.rs", serial % 3), "content": content}],
+        })
+        .to_string()
     } else {
         r#"{"verdict": "approved", "concerns": [], "summary": "The change does what the step says and keeps the API."}"#
             .into()
@@ -120,7 +127,7 @@ impl Plugins for Canned {
 
     async fn complete(&self, _: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
         let value = Completion {
-            text: reply_for(&request.messages[0].content),
+            text: reply_for(&request.messages[0].content, 0),
             usage: Usage { input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0 },
             stop_reason: StopReason::EndTurn,
             model: request.model.clone(),
@@ -190,6 +197,18 @@ fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: us
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("orch.toml"), config(mock)).unwrap();
     std::fs::write(dir.path().join("tasks.json"), tasks_json(n)).unwrap();
+    // Tasks change a git repository: one worktree, branch and commit per step each.
+    std::fs::write(dir.path().join(".gitignore"), ".orch/\nORCHESTRATOR_RUN_LOG.md\n").unwrap();
+    for args in [&["init", "-q", "-b", "main"][..], &["add", "-A"], &["commit", "-q", "-m", "bench"]] {
+        let git = Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(["-c", "user.name=bench", "-c", "user.email=bench@localhost"])
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(git.success(), "git {args:?}");
+    }
     let command = |args: &[&str]| {
         let mut c = Command::new(orch);
         c.args(args)
