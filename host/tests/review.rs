@@ -162,6 +162,14 @@ async fn read_commands_and_the_review_workflow() {
     assert_eq!(summary["by_state"]["DONE"], 1);
     assert!((summary["cost_usd"].as_f64().unwrap() - total).abs() < 1e-9);
     assert_eq!(summary["last_run"]["id"], 1);
+    // From anywhere in the repository, the store and orch.toml at its root are found.
+    let nested = world.dir.path().join("docs/notes");
+    std::fs::create_dir_all(&nested).unwrap();
+    let out = orch_command(&nested, &["summary"]).output().await.unwrap();
+    expect(&out, 0);
+    assert!(stdout(&out).starts_with("3 tasks"), "{}", stdout(&out));
+    let out = orch_command(&nested, &["plugin", "list"]).output().await.unwrap();
+    assert!(stdout(&out).contains(&world.mock.origin()), "the root's orch.toml grants the mock: {}", stdout(&out));
 
     // review
     let out = world.orch(&["review"]).await;

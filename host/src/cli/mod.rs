@@ -162,7 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cost(args) => cost::cost(args, globals),
         Command::CleanState(args) => clean::clean(args, globals),
         Command::Import(args) => task::import(args, globals),
-        Command::Plugin(command) => plugin::run(command, globals.config.as_deref()).await,
+        Command::Plugin(command) => plugin::run(command, globals).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "orch", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -176,11 +176,9 @@ impl Globals {
         match &self.config {
             Some(path) => LoadedConfig::load(Some(path)),
             None => {
-                let found = [Some(PathBuf::from(".")), repo_root()]
-                    .into_iter()
-                    .flatten()
-                    .map(|dir| dir.join(crate::config::CONFIG_FILE))
-                    .find(|path| path.is_file());
+                let here = PathBuf::from(crate::config::CONFIG_FILE);
+                let root = repo_root().map(|dir| dir.join(crate::config::CONFIG_FILE));
+                let found = [Some(here), root].into_iter().flatten().find(|path| path.is_file());
                 match found {
                     Some(path) => LoadedConfig::load(Some(&path)),
                     None => LoadedConfig::load(None),

@@ -1,7 +1,7 @@
 //! `orch plugin list|inspect|new`: what is loaded and granted, what a
 //! component asks for, and a new plugin project to start from.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -9,7 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use super::output::{print_json, table};
-use super::scaffold;
+use super::{Globals, scaffold};
 use crate::config::LoadedConfig;
 use crate::sandbox::{Capabilities, Grants, Inspection, LoadedPlugin, PluginSource, Runtime, SandboxError};
 
@@ -59,9 +59,9 @@ pub enum Lang {
     Js,
 }
 
-pub async fn run(command: PluginCommand, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(command: PluginCommand, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
-        PluginCommand::List { json } => list(config, json).await,
+        PluginCommand::List { json } => list(globals.config()?, json).await,
         PluginCommand::Inspect { file, json } => inspect(&file, json).await,
         PluginCommand::New { name, kind, lang, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
@@ -86,8 +86,7 @@ pub async fn run(command: PluginCommand, config: Option<&Path>) -> anyhow::Resul
     }
 }
 
-async fn list(config: Option<&Path>, as_json: bool) -> anyhow::Result<ExitCode> {
-    let loaded_config = LoadedConfig::load(config)?;
+async fn list(loaded_config: LoadedConfig, as_json: bool) -> anyhow::Result<ExitCode> {
     let specs = loaded_config.plugin_specs()?;
     let runtime = Runtime::builder().build()?;
     let mut results: Vec<(String, Grants, Result<LoadedPlugin, SandboxError>)> = Vec::new();
