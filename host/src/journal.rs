@@ -55,6 +55,27 @@ impl CallSite<'_> {
     }
 }
 
+/// Where a journaled call was made, read back from its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySite<'a> {
+    /// The role, or the gate's name.
+    pub role: &'a str,
+    /// The plan step, if any.
+    pub step: Option<&'a str>,
+    /// `round.attempt`.
+    pub round: &'a str,
+}
+
+impl<'a> KeySite<'a> {
+    /// Splits a key written by [`CallSite`] (`kind/role/step/round.attempt/hash`).
+    pub fn parse(key: &'a str) -> Self {
+        let mut parts = key.split('/').skip(1);
+        let role = parts.next().unwrap_or("");
+        let step = parts.next().filter(|s| *s != "-");
+        Self { role, step, round: parts.next().unwrap_or("") }
+    }
+}
+
 /// The key of a completion; the model is deliberately not part of it.
 pub fn completion_key(site: CallSite<'_>, request: &CompletionRequest) -> String {
     let mut h = FieldHasher::default();
@@ -356,6 +377,9 @@ mod tests {
         assert_ne!(base, check_inputs(&request, "tree-1", "other-sha command 0.1.1 {\"checks\":\"pytest\"}"));
         let site = CallSite { role: "tests", step: None, round: 1, attempt: 1 };
         assert_eq!(check_key(site, &base), format!("check/tests/-/1.1/{base}"));
+        let read = KeySite::parse("completion/implementer/step-2/3.1/abc");
+        assert_eq!(read, KeySite { role: "implementer", step: Some("step-2"), round: "3.1" });
+        assert_eq!(KeySite::parse(&check_key(site, &base)).step, None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::run::WORKTREES_DIR;
+use super::run::worktrees_dir;
 use super::{Globals, UsageError};
 use crate::runlog::RUN_LOG_FILE;
 use crate::store::{SqliteStore, Store};
@@ -31,8 +31,8 @@ pub fn clean(args: CleanArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         .map(|suffix| PathBuf::from(format!("{}{suffix}", store.display())))
         .filter(|p| p.exists())
         .collect();
-    let worktrees_dir = dir.join(WORKTREES_DIR);
-    let worktrees: Vec<PathBuf> = std::fs::read_dir(&worktrees_dir)
+    let trees_dir = worktrees_dir(&store);
+    let worktrees: Vec<PathBuf> = std::fs::read_dir(&trees_dir)
         .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect())
         .unwrap_or_default();
     if files.is_empty() && worktrees.is_empty() {
@@ -78,7 +78,7 @@ pub fn clean(args: CleanArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
             _ => {}
         }
     }
-    let _ = std::fs::remove_dir(&worktrees_dir);
+    let _ = std::fs::remove_dir(&trees_dir);
     let _ = std::fs::remove_dir(&dir);
     print!("deleted:\n{listing}({kept})\n");
     Ok(ExitCode::SUCCESS)

@@ -67,7 +67,7 @@ fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
 /// already there; returns the file when it changed it.
 fn ignore_store(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
     let absolute = std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
-    if !absolute.ancestors().any(|d| d.join(".git").exists()) {
+    if super::repo_root_of(&absolute).is_none() {
         return Ok(None);
     }
     let path = dir.join(".gitignore");

@@ -204,17 +204,18 @@ impl Globals {
 
     /// The store, for a command that writes (created if missing).
     fn write_store(&self, config: &LoadedConfig) -> Result<SqliteStore, StoreError> {
-        let path = self.store_path(config);
-        // Refuse a foreign or newer file before writing anything to it.
-        SqliteStore::check_writable(&path)?;
-        SqliteStore::open(&path, config.config.store.synchronous)
+        SqliteStore::open(&self.store_path(config), config.config.store.synchronous)
     }
 }
 
-/// The nearest directory above the current one (itself included) holding `.git`.
+/// The root of the git repository holding the current directory.
 fn repo_root() -> Option<PathBuf> {
-    let here = std::env::current_dir().ok()?;
-    here.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+    repo_root_of(&std::env::current_dir().ok()?)
+}
+
+/// The nearest directory at or above `dir` (an absolute path) holding `.git`.
+fn repo_root_of(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
 }
 
 /// A mistake in how a command was invoked (exit code 2).

@@ -87,6 +87,11 @@ pub fn usd(amount: f64) -> String {
     format!("${amount:.4}")
 }
 
+/// Rounds per stage (`plan 2, code_review:step-1 1`).
+pub fn rounds(attempts: &std::collections::BTreeMap<String, u32>) -> String {
+    attempts.iter().map(|(stage, n)| format!("{stage} {n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Formats rows as left-aligned columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     table_toned(header, rows, |_, _| None)

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::Globals;
-use super::output::{Tone, clip, paint, print_json, usd};
+use super::output::{Tone, clip, paint, print_json, rounds, usd};
 use crate::state::TaskState;
 use crate::store::{Store, TaskRecord, render_iso};
 
@@ -73,8 +73,7 @@ pub fn review(globals: &Globals, json: bool) -> anyhow::Result<ExitCode> {
         let stage = if task.stage.is_empty() { String::new() } else { format!("{}: ", task.stage) };
         println!("  why:  {}", paint(&format!("{stage}{}", task.reason), Tone::Attention));
         if !task.attempts.is_empty() {
-            let rounds: Vec<String> = task.attempts.iter().map(|(stage, n)| format!("{stage} {n}")).collect();
-            println!("  rounds: {}", rounds.join(", "));
+            println!("  rounds: {}", rounds(&task.attempts));
         }
         for concern in &task.concerns {
             println!("  - {concern}");

@@ -89,8 +89,10 @@ impl RunOptions {
 /// How a cassette's file name ends.
 const CASSETTE_SUFFIX: &str = "cassette.jsonl";
 
-/// Where task worktrees live, beside the store.
-pub const WORKTREES_DIR: &str = "worktrees";
+/// Where task worktrees live: `worktrees/` beside the store.
+pub fn worktrees_dir(store: &Path) -> PathBuf {
+    store.parent().unwrap_or(Path::new(".")).join("worktrees")
+}
 
 /// `orch run` (or `orch resume`, without a tasks file or task id).
 pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -117,7 +119,7 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Err(UsageError(format!("no task `{id}` in {}", path.display())).into());
     }
     let store_path = globals.store_path(&config);
-    let worktrees = store_path.parent().unwrap_or(Path::new(".")).join(WORKTREES_DIR);
+    let worktrees = worktrees_dir(&store_path);
     settings.workspaces = Some(Workspaces::open(&repo, &worktrees).map_err(|e| UsageError(e.to_string()))?);
     let store: Arc<dyn Store> = Arc::new(globals.write_store(&config)?);
     let mut ids: Vec<String> = match &file {

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args};
 
-use super::output::{Tone, paint, print_json, state_tone, table, usd};
+use super::output::{Tone, paint, print_json, rounds, state_tone, table, usd};
 use super::{Globals, UsageError};
-use crate::journal::{CheckRecord, CompletionRecord};
+use crate::journal::{CheckRecord, CompletionRecord, KeySite};
 use crate::store::{HumanDecision, JournalEntry, Moved, Store, TaskExport, render_iso};
 
 #[derive(Debug, Args)]
@@ -104,8 +104,7 @@ fn describe(export: &TaskExport) -> String {
         }
     }
     if !task.meta.attempts.is_empty() {
-        let rounds: Vec<String> = task.meta.attempts.iter().map(|(stage, n)| format!("{stage} {n}")).collect();
-        out.push_str(&format!("attempts: {}\n", rounds.join(", ")));
+        out.push_str(&format!("attempts: {}\n", rounds(&task.meta.attempts)));
     }
     if !task.meta.concerns.is_empty() {
         out.push_str(&heading("concerns"));
@@ -149,8 +148,8 @@ fn describe(export: &TaskExport) -> String {
 /// A gate's journaled result: its verdict line and its findings.
 fn gate_lines(entry: &JournalEntry) -> Option<String> {
     let check: CheckRecord = serde_json::from_value(entry.result.clone()).ok()?;
-    let gate = entry.key.split('/').nth(1).unwrap_or(&entry.plugin);
-    let round = entry.key.split('/').nth(3).unwrap_or("");
+    let site = KeySite::parse(&entry.key);
+    let (gate, round) = (site.role, site.round);
     let verdict = if check.passed { paint("passed", Tone::Good) } else { paint("failed", Tone::Bad) };
     let mut out = format!("  {gate} (round {round}): {verdict}: {}\n", check.summary);
     for finding in &check.findings {
@@ -161,15 +160,14 @@ fn gate_lines(entry: &JournalEntry) -> Option<String> {
 
 /// One completion as a row: role, step, round, model, tokens, cost, time.
 fn call_row(entry: &JournalEntry) -> Vec<String> {
-    let mut parts = entry.key.split('/').skip(1);
-    let (role, step, round) = (parts.next().unwrap_or(""), parts.next().unwrap_or("-"), parts.next().unwrap_or(""));
+    let site = KeySite::parse(&entry.key);
     let model = CompletionRecord::from_entry(entry)
         .map(|c| format!("{}/{}", c.provider, c.model))
         .unwrap_or_else(|_| entry.model.clone().unwrap_or_default());
     vec![
-        role.to_owned(),
-        step.to_owned(),
-        round.to_owned(),
+        site.role.to_owned(),
+        site.step.unwrap_or("-").to_owned(),
+        site.round.to_owned(),
         model,
         format!("{}/{}", entry.input_tokens, entry.output_tokens),
         usd(entry.cost_usd),

@@ -437,7 +437,7 @@ pub struct CallCost {
 impl CallCost {
     /// The role (or gate) the call served, from its key.
     pub fn role(&self) -> &str {
-        self.key.split('/').nth(1).unwrap_or("")
+        crate::journal::KeySite::parse(&self.key).role
     }
 }
 

@@ -47,8 +47,13 @@ pub struct SqliteStore {
 type Tx<'c> = rusqlite::Transaction<'c>;
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the store at `path` and brings its schema
+    /// up to date. An existing file that is not an orch store, or is from a
+    /// newer orch, is refused before anything is written to it.
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<Self, StoreError> {
+        if path.is_file() {
+            drop(probe(path)?);
+        }
         let shown = path.display().to_string();
         let db = |e: rusqlite::Error| StoreError::Database { path: shown.clone(), message: e.to_string() };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -89,12 +94,6 @@ impl SqliteStore {
             }
             None => Err(StoreError::NotAStore { path: shown, message: "it is empty".into() }),
         }
-    }
-
-    /// Checks, without writing, that `path` may be opened for writing: it is
-    /// missing, empty, or an orch store this build understands.
-    pub fn check_writable(path: &Path) -> Result<(), StoreError> {
-        if path.is_file() { probe(path).map(drop) } else { Ok(()) }
     }
 
     /// The database file.

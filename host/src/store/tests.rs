@@ -296,7 +296,7 @@ fn a_store_from_an_older_orch_is_upgraded_when_opened_and_keeps_its_rows() {
 }
 
 #[test]
-fn reading_a_missing_empty_or_foreign_file_is_refused_without_creating_anything() {
+fn missing_empty_and_foreign_files_are_told_apart_without_writing_to_them() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nothing/orch.db");
     assert!(matches!(SqliteStore::open_existing(&missing), Err(StoreError::Missing { .. })));
@@ -305,8 +305,11 @@ fn reading_a_missing_empty_or_foreign_file_is_refused_without_creating_anything(
     rusqlite::Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE notes (body TEXT);").unwrap();
     let err = SqliteStore::open_existing(&foreign).err().unwrap();
     assert!(matches!(err, StoreError::NotAStore { .. }) && err.is_usage(), "{err}");
-    assert!(SqliteStore::check_writable(&foreign).is_err(), "orch never writes into another program's database");
+    let before = std::fs::read(&foreign).unwrap();
+    let err = SqliteStore::open(&foreign, Synchronous::Normal).err().unwrap();
+    assert!(matches!(err, StoreError::NotAStore { .. }), "orch never writes into another program's database: {err}");
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
-    assert!(SqliteStore::check_writable(&empty).is_ok(), "an empty file is a store being created");
+    SqliteStore::open(&empty, Synchronous::Normal).expect("an empty file is a store being created");
 }
