@@ -120,7 +120,7 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     }
     let store_path = globals.store_path(&config);
     let worktrees = worktrees_dir(&store_path);
-    settings.workspaces = Some(Workspaces::open(&repo, &worktrees).map_err(|e| UsageError(e.to_string()))?);
+    settings.workspaces = Some(Workspaces::open(&repo, &worktrees).await.map_err(|e| UsageError(e.to_string()))?);
     let store: Arc<dyn Store> = Arc::new(globals.write_store(&config)?);
     let mut ids: Vec<String> = match &file {
         Some(file) => {

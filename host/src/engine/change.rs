@@ -3,17 +3,26 @@
 //! step's edits are asked for, applied all or nothing, and what went wrong
 //! goes back to the implementer; an approved step becomes one commit.
 //!
-//! Replay and the files: every walk starts by discarding what is not
-//! committed (a killed run may have left a step half-applied). A step that
-//! has its commit is not touched again; the step in progress is applied again
-//! from its journaled reply, which brings the files back to where they were.
+//! Journal before effect: a step's commit is made as an object first (its
+//! id fixed by its tree, parent, message and date), journaled, and only then
+//! does the branch move to it. So the branch never holds a commit the
+//! journal does not, and an approval always precedes its commit in the
+//! journal (the reviewer's reply is durable before [`commit`] starts).
+//!
+//! Replay and the files: every walk starts by bringing the branch to the
+//! newest journaled commit (forward, when a killed run journaled a commit but
+//! did not move the branch; back, setting aside commits the journal does not
+//! hold) and discarding what is not committed (a killed run may have left a
+//! step half-applied). A step that has its commit is not touched again; the
+//! step in progress is applied again from its journaled reply, which brings
+//! the files back to where they were.
 
 use serde_json::json;
 
 use super::plugins::Plugins;
 use super::task_run::{Halt, TaskRun};
-use crate::store::WorkspaceInfo;
-use crate::workspace::{Change, Worktree};
+use crate::store::{Category, Status, WorkspaceInfo, now_ms};
+use crate::workspace::{Change, CommitSpec, WorkspaceError, Worktree};
 
 /// A task's worktree, the commit its branch started from, and the commit
 /// the walk has reached: the last step committed so far *in the walk*, which
@@ -34,8 +43,11 @@ const FILE_QUOTE_BYTES: usize = 24 * 1024;
 /// Most bytes of files quoted in one prompt.
 const FILES_QUOTE_BYTES: usize = 96 * 1024;
 
+/// The journal key of a step's commit.
+pub(crate) const COMMIT_KEY_PREFIX: &str = "commit/";
+
 fn commit_key(step: &str) -> String {
-    format!("commit/{step}")
+    format!("{COMMIT_KEY_PREFIX}{step}")
 }
 
 /// The task's worktree, set up on the walk's first use of it; `None` when
@@ -48,11 +60,7 @@ pub(crate) async fn workspace<P: Plugins>(t: &mut TaskRun<P>) -> Result<Option<W
         return Ok(None);
     };
     let id = t.spec.id.clone();
-    let set_up = workspaces.for_task(&id).and_then(|tree| {
-        tree.discard_uncommitted()?;
-        Ok(tree)
-    });
-    let tree = match set_up {
+    let tree = match workspaces.for_task(&id).await {
         Ok(tree) => tree,
         Err(e) => return Err(t.fail(format!("cannot set up the task's worktree: {e}")).await),
     };
@@ -60,7 +68,7 @@ pub(crate) async fn workspace<P: Plugins>(t: &mut TaskRun<P>) -> Result<Option<W
     let base = match t.recorded(&key).and_then(|v| v["base"].as_str()).map(str::to_owned) {
         Some(base) => base,
         None => {
-            let base = match tree.head() {
+            let base = match tree.head().await {
                 Ok(head) => head,
                 Err(e) => return Err(t.fail(format!("cannot read the task's branch: {e}")).await),
             };
@@ -68,11 +76,88 @@ pub(crate) async fn workspace<P: Plugins>(t: &mut TaskRun<P>) -> Result<Option<W
             base
         }
     };
+    reconcile(t, &tree, &base).await?;
+    if let Err(e) = tree.discard_uncommitted().await {
+        return Err(t.fail(format!("cannot set up the task's worktree: {e}")).await);
+    }
     t.meta.workspace =
         Some(WorkspaceInfo { path: tree.path.display().to_string(), branch: tree.branch.clone(), base: base.clone() });
     let workspace = Workspace { tree, reached: base.clone(), base };
     t.workspace = Some(workspace.clone());
     Ok(Some(workspace))
+}
+
+/// Brings the branch to the newest journaled commit (or `base`): forward
+/// when a killed run journaled a commit but did not move the branch to it;
+/// back when the branch holds step commits the journal does not (a retry set
+/// them aside, or an older orch committed before journaling), which are kept
+/// under `refs/orch/set-aside/`. Anything else moved the branch outside orch
+/// and stops the task.
+async fn reconcile<P: Plugins>(t: &mut TaskRun<P>, tree: &Worktree, base: &str) -> Result<(), Halt> {
+    let last = t.last_recorded_commit().cloned();
+    let expected = last.as_ref().and_then(|v| v["commit"].as_str()).unwrap_or(base).to_owned();
+    let outcome: Result<Option<String>, WorkspaceError> = async {
+        let head = tree.head().await?;
+        if head == expected {
+            return Ok(None);
+        }
+        if let Some(last) = &last
+            && last["parent"].as_str() == Some(head.as_str())
+        {
+            if !tree.has_commit(&expected).await {
+                remake_commit(tree, last).await?;
+            }
+            tree.advance(&head, &expected).await?;
+            return Ok(None);
+        }
+        let marker = format!("Orch-Step: {}/", t.spec.id);
+        match tree.messages_after(&expected, &head).await? {
+            Some(messages)
+                if !messages.is_empty()
+                    && messages.iter().all(|m| m.lines().any(|l| l.trim().starts_with(&marker))) =>
+            {
+                let kept = format!("refs/orch/set-aside/{}/{head}", t.spec.id);
+                tree.keep_ref(&kept, &head).await?;
+                tree.reset_to(&expected).await?;
+                Ok(Some(format!(
+                    "branch {} held {} step commit(s) the journal does not; set aside as {kept}, back at {expected:.12}",
+                    tree.branch,
+                    messages.len()
+                )))
+            }
+            _ => Err(WorkspaceError::Git {
+                args: "rev-parse HEAD".into(),
+                dir: tree.path.clone(),
+                message: format!(
+                    "branch {} is at {head:.12}, but the journal says {expected:.12}: it was changed outside orch; \
+                     put it back with `git branch -f {} {expected}`, or retry the task from planning",
+                    tree.branch, tree.branch
+                ),
+            }),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(None) => Ok(()),
+        Ok(Some(note)) => {
+            t.event(Category::Task, Status::Warning, None, note);
+            Ok(())
+        }
+        Err(e) => Err(t.fail(format!("cannot bring the task's branch to its journaled state: {e}")).await),
+    }
+}
+
+/// Makes a journaled commit again from its record (same inputs, same id),
+/// when the object was lost.
+async fn remake_commit(tree: &Worktree, record: &serde_json::Value) -> Result<(), WorkspaceError> {
+    let field = |name: &str| record[name].as_str().unwrap_or_default();
+    let spec = CommitSpec {
+        tree: field("tree"),
+        parent: field("parent"),
+        message: field("message"),
+        at_s: record["at"].as_i64().unwrap_or_default(),
+    };
+    tree.make_commit(&spec).await.map(drop)
 }
 
 /// Whether `step` has its commit.
@@ -91,17 +176,17 @@ pub(crate) async fn apply<P: Plugins>(
     reply: &str,
 ) -> Result<Applied, Halt> {
     let key = format!("apply/{step}/{tag}");
-    adopt_unrecorded_commit(t, workspace, step).await?;
     if committed(t, step)
         && let Some(recorded) = t.recorded(&key)
     {
         return Ok(applied_from(recorded));
     }
+    t.flush().await?;
     let outcome: Applied = match Change::parse(reply) {
         Err(problem) => Err(problem),
-        Ok(change) => match workspace.tree.apply(&change.edits) {
+        Ok(change) => match workspace.tree.apply(&change.edits).await {
             Err(problem) => Err(format!("your edits could not be applied, so no file changed: {problem}")),
-            Ok(()) => match workspace.tree.diff() {
+            Ok(()) => match workspace.tree.diff().await {
                 Ok(diff) => Ok((change.summary, diff)),
                 Err(e) => return Err(t.fail(format!("cannot read the step's diff: {e}")).await),
             },
@@ -127,26 +212,6 @@ fn applied_from(value: &serde_json::Value) -> Applied {
     }
 }
 
-/// Records the step's commit when a killed run made it but did not record
-/// it, so its edits are not applied a second time.
-async fn adopt_unrecorded_commit<P: Plugins>(
-    t: &mut TaskRun<P>,
-    workspace: &Workspace,
-    step: &str,
-) -> Result<(), Halt> {
-    if committed(t, step) {
-        return Ok(());
-    }
-    match workspace.tree.head_has(&trailer(&t.spec.id, step)) {
-        Ok(false) => Ok(()),
-        Ok(true) => match workspace.tree.head() {
-            Ok(commit) => t.record_effect(commit_key(step), json!({ "commit": commit })).await,
-            Err(e) => Err(t.fail(format!("cannot read the task's branch: {e}")).await),
-        },
-        Err(e) => Err(t.fail(format!("cannot read the task's branch: {e}")).await),
-    }
-}
-
 /// The line that marks a step's commit.
 fn trailer(task: &str, step: &str) -> String {
     format!("Orch-Step: {task}/{step}")
@@ -162,14 +227,15 @@ pub(crate) async fn discard<P: Plugins>(t: &mut TaskRun<P>, workspace: &Workspac
 
 /// Throws away everything not committed (`what`, named if that fails).
 pub(crate) async fn clean<P: Plugins>(t: &mut TaskRun<P>, workspace: &Workspace, what: &str) -> Result<(), Halt> {
-    match workspace.tree.discard_uncommitted() {
+    t.flush().await?;
+    match workspace.tree.discard_uncommitted().await {
         Ok(()) => Ok(()),
         Err(e) => Err(t.fail(format!("cannot discard {what}: {e}")).await),
     }
 }
 
-/// Commits an approved step, once: a commit that a killed run made but did
-/// not journal is found by its trailer.
+/// Commits an approved step, once: the commit is made as an object,
+/// journaled, and only then does the branch move to it.
 pub(crate) async fn commit<P: Plugins>(
     t: &mut TaskRun<P>,
     workspace: &Workspace,
@@ -180,15 +246,28 @@ pub(crate) async fn commit<P: Plugins>(
     let commit = match t.recorded(&key).and_then(|v| v["commit"].as_str()) {
         Some(commit) => commit.to_owned(),
         None => {
+            // The approval (and everything before it) is durable before the commit is made.
+            t.flush().await?;
             let task = t.spec.id.clone();
-            let subject = format!("orch: {task} {step}: {}", first_line(description, 60));
-            match workspace.tree.commit_once(&subject, &trailer(&task, step)) {
-                Ok(commit) => {
-                    t.record_effect(key, json!({ "commit": commit })).await?;
-                    commit
-                }
+            let message = format!("orch: {task} {step}: {}\n\n{}", first_line(description, 60), trailer(&task, step));
+            let parent = workspace.reached.clone();
+            let at_s = now_ms() / 1000;
+            let made = async {
+                let tree = workspace.tree.write_tree().await?;
+                let spec = CommitSpec { tree: &tree, parent: &parent, message: &message, at_s };
+                let commit = workspace.tree.make_commit(&spec).await?;
+                Ok::<_, WorkspaceError>((tree, commit))
+            };
+            let (tree, commit) = match made.await {
+                Ok(made) => made,
                 Err(e) => return Err(t.fail(format!("cannot commit step {step}: {e}")).await),
+            };
+            let record = json!({ "commit": commit, "tree": tree, "parent": parent, "message": message, "at": at_s });
+            t.record_effect(key, record).await?;
+            if let Err(e) = workspace.tree.advance(&parent, &commit).await {
+                return Err(t.fail(format!("cannot move the task's branch to step {step}'s commit: {e}")).await);
             }
+            commit
         }
     };
     if let Some(walked) = t.workspace.as_mut() {
@@ -220,18 +299,20 @@ pub(crate) async fn quote_files<P: Plugins>(
     if let Some(quoted) = t.recorded(&key).and_then(|v| v.as_str()) {
         return Ok(quoted.to_owned());
     }
-    let quoted = read_files(workspace, paths);
+    let (root, paths) = (workspace.tree.path.clone(), paths.to_vec());
+    let quoted =
+        tokio::task::spawn_blocking(move || read_files(&root, &paths)).await.expect("reading files does not panic");
     t.record_effect(key, json!(quoted)).await?;
     Ok(quoted)
 }
 
 /// A heading, then each file under a `--- path` line, cut to a size; empty
 /// when none of `paths` is a readable file.
-fn read_files(workspace: &Workspace, paths: &[String]) -> String {
+fn read_files(root: &std::path::Path, paths: &[String]) -> String {
     let mut quoted = Vec::new();
     let mut budget = FILES_QUOTE_BYTES;
     for path in paths {
-        let Ok(file) = crate::workspace::edits::checked_path(&workspace.tree.path, path) else {
+        let Ok(file) = crate::workspace::edits::checked_path(root, path) else {
             continue;
         };
         let Ok(text) = std::fs::read_to_string(&file) else {

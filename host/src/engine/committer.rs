@@ -1,9 +1,12 @@
-//! Group commit: a walk that commits while another is writing queues its
-//! commit; the writing walk (the leader) writes everything queued in one
-//! store transaction before it steps down, and answers each walk once its
-//! commit is durable. Uncontended, a walk writes its own commit at once with
-//! no hand-over; with many tasks in flight one transaction (and its WAL
-//! pages) serves many commits. Committed events reach the sink in order.
+//! Group commit: a walk that commits while another commit is being written
+//! queues its commit; the walk that found the queue idle (the leader) starts
+//! a writer on a blocking thread, which writes everything queued in one store
+//! transaction per batch until the queue is empty, and answers each walk
+//! once its commit is durable. Store and sink I/O never runs on the async
+//! executor, so a commit waits at most for the batch being written and its
+//! own (one commit interval), however busy the tasks are. With many tasks in
+//! flight one transaction (and its WAL pages) serves many commits. Committed
+//! events reach the sink in order.
 
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +33,11 @@ struct Queue {
 
 /// What walks commit through.
 pub(crate) struct Committer {
+    inner: Arc<Writer>,
+}
+
+/// The queue and where it is written.
+struct Writer {
     store: Arc<dyn Store>,
     sink: Arc<dyn EventSink>,
     queue: Mutex<Queue>,
@@ -37,25 +45,39 @@ pub(crate) struct Committer {
 
 impl Committer {
     pub(crate) fn new(store: Arc<dyn Store>, sink: Arc<dyn EventSink>) -> Self {
-        Self { store, sink, queue: Mutex::default() }
+        Self { inner: Arc::new(Writer { store, sink, queue: Mutex::default() }) }
     }
 
     /// Commits `commit` for `task` and returns once it is durable.
     pub(crate) async fn commit(&self, task: &str, run: i64, commit: Commit) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         let lead = {
-            let mut queue = self.queue.lock().expect("the commit queue lock is not poisoned");
+            let mut queue = self.inner.queue.lock().expect("the commit queue lock is not poisoned");
             queue.pending.push(Request { task: task.to_owned(), run, commit, reply });
             !std::mem::replace(&mut queue.writing, true)
         };
         if lead {
-            self.write_queued();
+            let writer = Arc::clone(&self.inner);
+            tokio::task::spawn_blocking(move || writer.write_queued());
         }
         answer.await.map_err(|_| StoreError::Corrupt("the store writer stopped before committing".into()))?
     }
+}
 
-    /// Writes batches until the queue is empty, then steps down.
+impl Writer {
+    /// Writes batches until the queue is empty, then steps down (also if
+    /// writing panics, so later commits are not left waiting for nobody).
     fn write_queued(&self) {
+        struct StepDown<'a>(&'a Mutex<Queue>);
+        impl Drop for StepDown<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    let mut queue = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    queue.writing = false;
+                }
+            }
+        }
+        let _guard = StepDown(&self.queue);
         loop {
             let batch: Vec<Request> = {
                 let mut queue = self.queue.lock().expect("the commit queue lock is not poisoned");

@@ -57,7 +57,7 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
             t.flush().await?;
             if let (Some(workspace), Some(workspaces)) = (&t.workspace, &t.shared().settings.workspaces) {
                 // The branch stays, ready to merge; only the checkout goes.
-                if let Err(e) = workspace.tree.remove(workspaces) {
+                if let Err(e) = workspace.tree.remove(workspaces).await {
                     tracing::warn!("task `{}` is done but its worktree stays: {e}", t.spec.id);
                 }
             }
@@ -397,10 +397,12 @@ async fn check_request<P: Plugins>(
     let (workspace, changed_files, diff, tree_id) = match change::workspace(t).await? {
         Some(workspace) => {
             let (tree, base, reached) = (&workspace.tree, &workspace.base, &workspace.reached);
-            let read = || -> Result<_, crate::workspace::WorkspaceError> {
-                Ok((tree.changed_between(base, reached)?, tree.diff_between(base, reached)?, tree.tree_of(reached)?))
+            let read = async {
+                let changed = tree.changed_between(base, reached).await?;
+                let diff = tree.diff_between(base, reached).await?;
+                Ok::<_, crate::workspace::WorkspaceError>((changed, diff, tree.tree_of(reached).await?))
             };
-            match read() {
+            match read.await {
                 Ok((changed, diff, tree_id)) => (tree.path.display().to_string(), changed, diff, tree_id),
                 Err(e) => return Err(t.fail(format!("cannot read the task's change: {e}")).await),
             }

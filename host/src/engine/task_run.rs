@@ -67,6 +67,8 @@ pub(crate) struct TaskRun<P: Plugins> {
     pub(crate) spec: TaskSpec,
     history: Vec<Transition>,
     journal: HashMap<String, JournalEntry>,
+    /// The newest journaled step commit when the walk started.
+    last_commit: Option<serde_json::Value>,
     seq: u64,
     pub(crate) state: TaskState,
     steps: HashMap<String, StepState>,
@@ -86,12 +88,19 @@ impl<P: Plugins> TaskRun<P> {
         let store = &shared.store;
         let spec = store.task(id)?.spec;
         let history = store.history(id)?;
-        let journal = store.journal(id)?.into_iter().map(|e| (e.key.clone(), e)).collect();
+        let entries = store.journal(id)?;
+        let last_commit = entries
+            .iter()
+            .rev()
+            .find(|e| e.key.starts_with(super::change::COMMIT_KEY_PREFIX))
+            .map(|e| e.result.clone());
+        let journal = entries.into_iter().map(|e| (e.key.clone(), e)).collect();
         Ok(Self {
             shared,
             spec,
             history,
             journal,
+            last_commit,
             seq: 0,
             state: TaskState::New,
             steps: HashMap::new(),
@@ -167,7 +176,7 @@ impl<P: Plugins> TaskRun<P> {
         }
     }
 
-    fn event(&mut self, category: Category, status: Status, step: Option<&str>, message: String) {
+    pub(crate) fn event(&mut self, category: Category, status: Status, step: Option<&str>, message: String) {
         self.pending.events.push(Event { category, status, step: step.map(str::to_owned), message });
     }
 
@@ -289,6 +298,11 @@ impl<P: Plugins> TaskRun<P> {
     fn remember(&mut self, entry: JournalEntry) {
         self.journal.insert(entry.key.clone(), entry.clone());
         self.pending.journal.push(entry);
+    }
+
+    /// The newest step commit journaled before this walk started.
+    pub(crate) fn last_recorded_commit(&self) -> Option<&serde_json::Value> {
+        self.last_commit.as_ref()
     }
 
     /// The recorded result of the host effect `key`, if there is one.
@@ -416,6 +430,8 @@ impl<P: Plugins> TaskRun<P> {
                         cost_usd: cost,
                         duration_ms,
                     });
+                    // Durable before anything acts on it.
+                    self.flush().await?;
                     return Ok(record);
                 }
                 Err(gave_up) => {
@@ -556,6 +572,7 @@ impl<P: Plugins> TaskRun<P> {
             cost_usd: 0.0,
             duration_ms: started.elapsed().as_millis() as u64,
         });
+        self.flush().await?;
         Ok(record)
     }
 

@@ -566,7 +566,7 @@ async fn a_providers_concurrency_limit_holds_across_tasks() {
 }
 
 /// A git repository with one commit (`app.py`), and workspaces for it.
-fn in_repo(h: &mut Harness) -> std::path::PathBuf {
+async fn in_repo(h: &mut Harness) -> std::path::PathBuf {
     let root = h._dir.path().join("repo");
     std::fs::create_dir(&root).unwrap();
     let git = |args: &[&str]| {
@@ -578,7 +578,7 @@ fn in_repo(h: &mut Harness) -> std::path::PathBuf {
     git(&["add", "-A"]);
     git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "initial"]);
     let worktrees = h._dir.path().join("worktrees");
-    h.settings.workspaces = Some(crate::workspace::Workspaces::open(&root, &worktrees).unwrap());
+    h.settings.workspaces = Some(crate::workspace::Workspaces::open(&root, &worktrees).await.unwrap());
     root
 }
 
@@ -613,7 +613,7 @@ fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
 #[tokio::test]
 async fn each_approved_step_is_a_commit_on_the_tasks_branch() {
     let mut h = Harness::new(&[TaskSpec { context_files: vec!["app.py".into()], ..spec("a", &[]) }]);
-    let root = in_repo(&mut h);
+    let root = in_repo(&mut h).await;
     let seen = Arc::new(Mutex::new(None));
     let sink = Arc::clone(&seen);
     let fake = Arc::new(Fake {
@@ -646,7 +646,7 @@ async fn each_approved_step_is_a_commit_on_the_tasks_branch() {
 #[tokio::test]
 async fn edits_that_do_not_apply_or_escape_go_back_to_the_implementer() {
     let mut h = Harness::new(&[spec("a", &[])]);
-    let root = in_repo(&mut h);
+    let root = in_repo(&mut h).await;
     let fake = Arc::new(Fake::new(|role, req, n| {
         let tries = req.messages.len();
         match (role, current_step(req).as_str()) {
@@ -685,7 +685,7 @@ async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
         })
     };
     let mut reference = Harness::new(&[task()]);
-    let root = in_repo(&mut reference);
+    let root = in_repo(&mut reference).await;
     let fake = Arc::new(Fake { gate: gate(), ..Fake::new(editing) });
     reference.run(&fake, &["a"], 1).await;
     let total = fake.calls();
@@ -693,7 +693,7 @@ async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
 
     for cut in 1..total {
         let mut h = Harness::new(&[task()]);
-        let root = in_repo(&mut h);
+        let root = in_repo(&mut h).await;
         let hanging = Arc::new(Fake { hang_after: Some(cut), gate: gate(), ..Fake::new(editing) });
         let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;
         assert!(abandoned.is_err(), "the run was cut at call {cut}");

@@ -2,15 +2,21 @@
 //! (`orch/<task-id>`, under the workspaces directory, normally
 //! `.orch/worktrees/`), so tasks never see each other's half-done work and a
 //! finished task leaves a branch ready to merge. This module owns the git
-//! side — creating and reusing worktrees, the diff a step made, one commit
-//! per step, discarding what a killed run left half-applied, removing a
-//! finished worktree — and [`edits`] owns what the implementer may write.
+//! side — creating and reusing worktrees, the diff a step made, writing a
+//! step's commit without moving the branch and moving it afterwards,
+//! discarding what a killed run left half-applied, removing a finished
+//! worktree — and [`edits`] owns what the implementer may write.
+//!
+//! Every git process runs through `tokio::process` and every file operation
+//! on a blocking thread, so a slow git never stalls the async executor (and
+//! with it the store writes of every other task).
 
 pub mod edits;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use tokio::process::Command;
 
 pub use edits::{Change, Edit, EditError};
 
@@ -25,8 +31,8 @@ pub enum WorkspaceError {
     Git { args: String, dir: PathBuf, message: String },
 }
 
-/// Runs git in `dir`; its standard output, trimmed at the end.
-fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+/// Runs git in `dir` with `env` set; its standard output, trimmed at the end.
+async fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, WorkspaceError> {
     let failed = |message: String| WorkspaceError::Git { args: args.join(" "), dir: dir.to_owned(), message };
     let output = Command::new("git")
         .arg("-C")
@@ -35,12 +41,20 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
         .args(["-c", "user.name=orch", "-c", "user.email=orch@localhost", "-c", "core.hooksPath=/dev/null"])
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
+        .envs(env.iter().copied())
+        .kill_on_drop(true)
         .output()
+        .await
         .map_err(|e| failed(format!("cannot run git: {e}")))?;
     if !output.status.success() {
         return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned())
+}
+
+/// Runs git in `dir`; its standard output, trimmed at the end.
+async fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+    git_env(dir, args, &[]).await
 }
 
 /// The repository tasks branch from, and where their worktrees live.
@@ -50,15 +64,17 @@ pub struct Workspaces {
     dir: PathBuf,
     /// Adding, pruning and removing worktrees change the repository's shared
     /// worktree list, so tasks running at once take turns.
-    registry: Arc<Mutex<()>>,
+    registry: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Workspaces {
     /// The repository containing `path`, with worktrees under `dir`.
-    pub fn open(path: &Path, dir: &Path) -> Result<Self, WorkspaceError> {
+    pub async fn open(path: &Path, dir: &Path) -> Result<Self, WorkspaceError> {
         let not_a_repo = |reason: String| WorkspaceError::NotARepository { path: path.to_owned(), reason };
-        let top = git(path, &["rev-parse", "--show-toplevel"]).map_err(|e| not_a_repo(e.to_string()))?;
-        git(path, &["rev-parse", "--verify", "-q", "HEAD"]).map_err(|_| not_a_repo("it has no commit yet".into()))?;
+        let top = git(path, &["rev-parse", "--show-toplevel"]).await.map_err(|e| not_a_repo(e.to_string()))?;
+        git(path, &["rev-parse", "--verify", "-q", "HEAD"])
+            .await
+            .map_err(|_| not_a_repo("it has no commit yet".into()))?;
         let dir = std::path::absolute(dir).map_err(|e| not_a_repo(e.to_string()))?;
         Ok(Self { repo: PathBuf::from(top), dir, registry: Arc::default() })
     }
@@ -76,29 +92,43 @@ impl Workspaces {
     /// The worktree of task `task`, made on first use from the repository's
     /// current commit; later calls (a resumed run) reuse the worktree, or
     /// check its branch out again if the worktree was removed.
-    pub fn for_task(&self, task: &str) -> Result<Worktree, WorkspaceError> {
+    pub async fn for_task(&self, task: &str) -> Result<Worktree, WorkspaceError> {
         let path = self.dir.join(task);
         let branch = Self::branch(task);
-        let _turn = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if path.join(".git").exists() {
+        let _turn = self.registry.lock().await;
+        if tokio::fs::try_exists(path.join(".git")).await.unwrap_or(false) {
             return Ok(Worktree { path, branch });
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| WorkspaceError::Git {
+        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| WorkspaceError::Git {
             args: "worktree add".into(),
             dir: self.dir.clone(),
             message: e.to_string(),
         })?;
         // A stale registration (the directory was deleted by hand) would block `add`.
-        git(&self.repo, &["worktree", "prune"])?;
+        git(&self.repo, &["worktree", "prune"]).await?;
         let target = path.to_string_lossy().into_owned();
-        let exists = git(&self.repo, &["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")]).is_ok();
+        let exists = git(&self.repo, &["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")]).await.is_ok();
         if exists {
-            git(&self.repo, &["worktree", "add", "-q", &target, &branch])?;
+            git(&self.repo, &["worktree", "add", "-q", &target, &branch]).await?;
         } else {
-            git(&self.repo, &["worktree", "add", "-q", "-b", &branch, &target, "HEAD"])?;
+            git(&self.repo, &["worktree", "add", "-q", "-b", &branch, &target, "HEAD"]).await?;
         }
         Ok(Worktree { path, branch })
     }
+}
+
+/// A commit to be made from a tree, dated so that the same inputs always
+/// give the same commit id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSpec<'a> {
+    /// The tree it records.
+    pub tree: &'a str,
+    /// Its parent.
+    pub parent: &'a str,
+    /// Its message.
+    pub message: &'a str,
+    /// Author and committer time, seconds since the epoch (UTC).
+    pub at_s: i64,
 }
 
 /// One task's checkout.
@@ -112,81 +142,114 @@ pub struct Worktree {
 
 impl Worktree {
     /// Applies a step's edits, all or none.
-    pub fn apply(&self, edits: &[Edit]) -> Result<(), EditError> {
-        edits::apply(&self.path, edits).map(drop)
+    pub async fn apply(&self, edits: &[Edit]) -> Result<(), EditError> {
+        let (root, edits) = (self.path.clone(), edits.to_vec());
+        tokio::task::spawn_blocking(move || edits::apply(&root, &edits).map(drop))
+            .await
+            .expect("applying edits does not panic")
     }
 
     /// Throws away everything not committed, e.g. what a killed run applied.
-    pub fn discard_uncommitted(&self) -> Result<(), WorkspaceError> {
-        git(&self.path, &["reset", "-q", "--hard", "HEAD"])?;
-        git(&self.path, &["clean", "-q", "-f", "-d"])?;
+    pub async fn discard_uncommitted(&self) -> Result<(), WorkspaceError> {
+        git(&self.path, &["reset", "-q", "--hard", "HEAD"]).await?;
+        git(&self.path, &["clean", "-q", "-f", "-d"]).await?;
         Ok(())
     }
 
     /// Stages everything, so new files show in the diff and the tree.
-    fn stage(&self) -> Result<(), WorkspaceError> {
-        git(&self.path, &["add", "-A"]).map(drop)
+    async fn stage(&self) -> Result<(), WorkspaceError> {
+        git(&self.path, &["add", "-A"]).await.map(drop)
     }
 
     /// The uncommitted change as a unified diff, new files included.
-    pub fn diff(&self) -> Result<String, WorkspaceError> {
-        self.stage()?;
+    pub async fn diff(&self) -> Result<String, WorkspaceError> {
+        self.stage().await?;
         git(
             &self.path,
             &["diff", "--cached", "--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/", "HEAD"],
         )
+        .await
     }
 
     /// The change from commit `base` to commit `head`, as a diff.
-    pub fn diff_between(&self, base: &str, head: &str) -> Result<String, WorkspaceError> {
+    pub async fn diff_between(&self, base: &str, head: &str) -> Result<String, WorkspaceError> {
         git(&self.path, &["diff", "--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/", base, head])
+            .await
     }
 
     /// Paths changed from commit `base` to commit `head` (both sides of a rename).
-    pub fn changed_between(&self, base: &str, head: &str) -> Result<Vec<String>, WorkspaceError> {
-        let names = git(&self.path, &["diff", "--name-only", "--no-renames", "--no-color", base, head])?;
+    pub async fn changed_between(&self, base: &str, head: &str) -> Result<Vec<String>, WorkspaceError> {
+        let names = git(&self.path, &["diff", "--name-only", "--no-renames", "--no-color", base, head]).await?;
         Ok(names.lines().map(str::to_owned).collect())
     }
 
-    /// Commits everything with `message`; the commit id. A step that changed
-    /// nothing still gets its (empty) commit, so every step is one commit.
-    pub fn commit(&self, message: &str) -> Result<String, WorkspaceError> {
-        self.stage()?;
-        git(&self.path, &["commit", "-q", "--allow-empty", "-m", message])?;
-        self.head()
+    /// Stages everything and writes it as a tree: the id of what the
+    /// worktree holds now.
+    pub async fn write_tree(&self) -> Result<String, WorkspaceError> {
+        self.stage().await?;
+        git(&self.path, &["write-tree"]).await
     }
 
-    /// Commits everything as one step, once: when HEAD already carries
-    /// `trailer` (a killed run committed but did not record it), HEAD is the
-    /// step's commit. The message is `subject`, a blank line and `trailer`.
-    pub fn commit_once(&self, subject: &str, trailer: &str) -> Result<String, WorkspaceError> {
-        if self.head_has(trailer)? {
-            return self.head();
+    /// Writes the commit `spec` describes into the object database without
+    /// moving any branch; its id. The same spec always gives the same id.
+    pub async fn make_commit(&self, spec: &CommitSpec<'_>) -> Result<String, WorkspaceError> {
+        let date = format!("@{} +0000", spec.at_s);
+        let env = [("GIT_AUTHOR_DATE", date.as_str()), ("GIT_COMMITTER_DATE", date.as_str())];
+        git_env(&self.path, &["commit-tree", spec.tree, "-p", spec.parent, "-m", spec.message], &env).await
+    }
+
+    /// Moves the branch from commit `from` to commit `to` (refused if it is
+    /// no longer at `from`). The index and files are left as they are: they
+    /// already hold `to`'s tree when `to` was made from them.
+    pub async fn advance(&self, from: &str, to: &str) -> Result<(), WorkspaceError> {
+        git(&self.path, &["update-ref", &format!("refs/heads/{}", self.branch), to, from]).await.map(drop)
+    }
+
+    /// Points the branch at `commit` and makes the files match it.
+    pub async fn reset_to(&self, commit: &str) -> Result<(), WorkspaceError> {
+        git(&self.path, &["reset", "-q", "--hard", commit]).await.map(drop)
+    }
+
+    /// Keeps `commit` reachable under the ref `name` (e.g. commits set aside).
+    pub async fn keep_ref(&self, name: &str, commit: &str) -> Result<(), WorkspaceError> {
+        git(&self.path, &["update-ref", name, commit]).await.map(drop)
+    }
+
+    /// Whether `commit` is in the object database.
+    pub async fn has_commit(&self, commit: &str) -> bool {
+        git(&self.path, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).await.is_ok()
+    }
+
+    /// The parent of `commit`, if it has one.
+    pub async fn parent_of(&self, commit: &str) -> Option<String> {
+        git(&self.path, &["rev-parse", "-q", "--verify", &format!("{commit}^")]).await.ok()
+    }
+
+    /// The messages of the commits after `base` up to `head`, when `base`
+    /// is an ancestor of `head`; `None` otherwise.
+    pub async fn messages_after(&self, base: &str, head: &str) -> Result<Option<Vec<String>>, WorkspaceError> {
+        if git(&self.path, &["merge-base", "--is-ancestor", base, head]).await.is_err() {
+            return Ok(None);
         }
-        self.commit(&format!("{subject}\n\n{trailer}"))
-    }
-
-    /// Whether the HEAD commit's message has the line `trailer`.
-    pub fn head_has(&self, trailer: &str) -> Result<bool, WorkspaceError> {
-        let message = git(&self.path, &["log", "-1", "--format=%B"])?;
-        Ok(message.lines().any(|line| line.trim() == trailer))
+        let log = git(&self.path, &["log", "--format=%B%x00", &format!("{base}..{head}")]).await?;
+        Ok(Some(log.split('\0').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect()))
     }
 
     /// The current commit id.
-    pub fn head(&self) -> Result<String, WorkspaceError> {
-        git(&self.path, &["rev-parse", "HEAD"])
+    pub async fn head(&self) -> Result<String, WorkspaceError> {
+        git(&self.path, &["rev-parse", "HEAD"]).await
     }
 
     /// The id of the tree of `commit`: what a gate judges.
-    pub fn tree_of(&self, commit: &str) -> Result<String, WorkspaceError> {
-        git(&self.path, &["rev-parse", &format!("{commit}^{{tree}}")])
+    pub async fn tree_of(&self, commit: &str) -> Result<String, WorkspaceError> {
+        git(&self.path, &["rev-parse", &format!("{commit}^{{tree}}")]).await
     }
 
     /// Removes the worktree (the branch stays, ready to merge).
-    pub fn remove(&self, workspaces: &Workspaces) -> Result<(), WorkspaceError> {
-        let _turn = workspaces.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub async fn remove(&self, workspaces: &Workspaces) -> Result<(), WorkspaceError> {
+        let _turn = workspaces.registry.lock().await;
         let target = self.path.to_string_lossy().into_owned();
-        git(workspaces.repo(), &["worktree", "remove", "--force", &target])?;
+        git(workspaces.repo(), &["worktree", "remove", "--force", &target]).await?;
         Ok(())
     }
 }

@@ -4,17 +4,27 @@ use super::*;
 
 /// A repository with one commit holding `app.py` and `README.md`, and the
 /// workspaces directory beside it.
-fn repo() -> (tempfile::TempDir, Workspaces) {
+async fn repo() -> (tempfile::TempDir, Workspaces) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]).await.unwrap();
     std::fs::write(repo.join("app.py"), "def handle(request):\n    return legacy(request)\n").unwrap();
     std::fs::write(repo.join("README.md"), "# demo\n").unwrap();
-    git(&repo, &["add", "-A"]).unwrap();
-    git(&repo, &["commit", "-q", "-m", "initial"]).unwrap();
-    let workspaces = Workspaces::open(&repo, &dir.path().join("worktrees")).unwrap();
+    git(&repo, &["add", "-A"]).await.unwrap();
+    git(&repo, &["commit", "-q", "-m", "initial"]).await.unwrap();
+    let workspaces = Workspaces::open(&repo, &dir.path().join("worktrees")).await.unwrap();
     (dir, workspaces)
+}
+
+/// Commits everything in the worktree on its branch, as orch does: the
+/// commit object first, then the branch.
+async fn commit(tree: &Worktree, message: &str) -> String {
+    let (parent, staged) = (tree.head().await.unwrap(), tree.write_tree().await.unwrap());
+    let spec = CommitSpec { tree: &staged, parent: &parent, message, at_s: 1_700_000_000 };
+    let commit = tree.make_commit(&spec).await.unwrap();
+    tree.advance(&parent, &commit).await.unwrap();
+    commit
 }
 
 fn read(tree: &Worktree, path: &str) -> String {
@@ -29,31 +39,31 @@ fn replace(path: &str, search: &str, with: &str) -> Edit {
     Edit::Replace { path: path.into(), search: search.into(), replace: with.into() }
 }
 
-#[test]
-fn a_task_gets_its_own_branch_and_reuses_it() {
-    let (_dir, workspaces) = repo();
-    let tree = workspaces.for_task("fix-auth").unwrap();
+#[tokio::test]
+async fn a_task_gets_its_own_branch_and_reuses_it() {
+    let (_dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("fix-auth").await.unwrap();
     assert_eq!(tree.branch, "orch/fix-auth");
-    assert_eq!(git(&tree.path, &["rev-parse", "--abbrev-ref", "HEAD"]).unwrap(), "orch/fix-auth");
+    assert_eq!(git(&tree.path, &["rev-parse", "--abbrev-ref", "HEAD"]).await.unwrap(), "orch/fix-auth");
     assert_eq!(read(&tree, "app.py"), "def handle(request):\n    return legacy(request)\n");
-    tree.apply(&[write("new.py", "x = 1\n")]).unwrap();
-    let commit = tree.commit("orch: fix-auth step-1").unwrap();
-    assert_eq!(workspaces.for_task("fix-auth").unwrap(), tree, "a second call reuses the worktree");
+    tree.apply(&[write("new.py", "x = 1\n")]).await.unwrap();
+    let commit = commit(&tree, "orch: fix-auth step-1").await;
+    assert_eq!(workspaces.for_task("fix-auth").await.unwrap(), tree, "a second call reuses the worktree");
 
     // Removed, the branch stays and a later call checks it out again.
-    tree.remove(&workspaces).unwrap();
+    tree.remove(&workspaces).await.unwrap();
     assert!(!tree.path.exists());
-    assert_eq!(git(workspaces.repo(), &["rev-parse", "orch/fix-auth"]).unwrap(), commit);
-    let again = workspaces.for_task("fix-auth").unwrap();
-    assert_eq!(again.head().unwrap(), commit);
+    assert_eq!(git(workspaces.repo(), &["rev-parse", "orch/fix-auth"]).await.unwrap(), commit);
+    let again = workspaces.for_task("fix-auth").await.unwrap();
+    assert_eq!(again.head().await.unwrap(), commit);
     assert_eq!(read(&again, "new.py"), "x = 1\n");
     assert!(!workspaces.repo().join("new.py").exists(), "the main checkout is untouched");
 }
 
-#[test]
-fn every_kind_of_edit_applies_and_shows_in_the_diff() {
-    let (_dir, workspaces) = repo();
-    let tree = workspaces.for_task("t").unwrap();
+#[tokio::test]
+async fn every_kind_of_edit_applies_and_shows_in_the_diff() {
+    let (_dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
     tree.apply(&[
         replace("app.py", "return legacy(request)", "return modern(request)"),
         write("pkg/util.py", "def helper():\n    pass\n"),
@@ -61,58 +71,59 @@ fn every_kind_of_edit_applies_and_shows_in_the_diff() {
         write("gone.txt", "temporary"),
         Edit::Delete { path: "gone.txt".into() },
     ])
+    .await
     .unwrap();
     assert_eq!(read(&tree, "app.py"), "def handle(request):\n    return modern(request)\n");
     assert_eq!(read(&tree, "docs/README.md"), "# demo\n");
     assert!(!tree.path.join("README.md").exists() && !tree.path.join("gone.txt").exists());
-    let diff = tree.diff().unwrap();
+    let diff = tree.diff().await.unwrap();
     assert!(diff.contains("+    return modern(request)") && diff.contains("-    return legacy(request)"), "{diff}");
     assert!(diff.contains("+++ b/pkg/util.py"), "new files are in the diff: {diff}");
-    let base = tree.head().unwrap();
-    tree.commit("orch: t step-1: modernise").unwrap();
-    assert_eq!(tree.diff().unwrap(), "", "nothing left uncommitted");
-    let head = tree.head().unwrap();
-    let mut changed = tree.changed_between(&base, &head).unwrap();
+    let base = tree.head().await.unwrap();
+    commit(&tree, "orch: t step-1: modernise").await;
+    assert_eq!(tree.diff().await.unwrap(), "", "nothing left uncommitted");
+    let head = tree.head().await.unwrap();
+    let mut changed = tree.changed_between(&base, &head).await.unwrap();
     changed.sort();
     assert_eq!(changed, ["README.md", "app.py", "docs/README.md", "pkg/util.py"]);
-    assert_eq!(git(&tree.path, &["log", "-1", "--format=%s"]).unwrap(), "orch: t step-1: modernise");
-    assert!(!tree.diff_between(&base, &head).unwrap().is_empty());
-    assert_eq!(tree.tree_of(&head).unwrap(), git(&tree.path, &["rev-parse", "HEAD^{tree}"]).unwrap());
+    assert_eq!(git(&tree.path, &["log", "-1", "--format=%s"]).await.unwrap(), "orch: t step-1: modernise");
+    assert!(!tree.diff_between(&base, &head).await.unwrap().is_empty());
+    assert_eq!(tree.tree_of(&head).await.unwrap(), git(&tree.path, &["rev-parse", "HEAD^{tree}"]).await.unwrap());
 }
 
-#[test]
-fn a_step_applies_all_of_its_edits_or_none() {
-    let (_dir, workspaces) = repo();
-    let tree = workspaces.for_task("t").unwrap();
-    let err = tree.apply(&[write("first.py", "written\n"), replace("app.py", "no such text", "x")]).unwrap_err();
+#[tokio::test]
+async fn a_step_applies_all_of_its_edits_or_none() {
+    let (_dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
+    let err = tree.apply(&[write("first.py", "written\n"), replace("app.py", "no such text", "x")]).await.unwrap_err();
     assert_eq!((err.index, err.what.as_str()), (2, "replace in app.py"));
     assert!(err.problem.contains("does not occur"), "{err}");
     assert!(!tree.path.join("first.py").exists(), "the first edit was not applied either");
-    assert_eq!(tree.diff().unwrap(), "");
+    assert_eq!(tree.diff().await.unwrap(), "");
 }
 
-#[test]
-fn edit_problems_are_precise() {
-    let (_dir, workspaces) = repo();
-    let tree = workspaces.for_task("t").unwrap();
-    let problem = |edits: &[Edit]| tree.apply(edits).unwrap_err().to_string();
+#[tokio::test]
+async fn edit_problems_are_precise() {
+    let (_dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
+    let problem = async |edits: &[Edit]| tree.apply(edits).await.unwrap_err().to_string();
     std::fs::write(tree.path.join("twice.py"), "x = 1\nx = 1\n").unwrap();
     assert_eq!(
-        problem(&[replace("twice.py", "x = 1", "x = 2")]),
+        problem(&[replace("twice.py", "x = 1", "x = 2")]).await,
         "edit 1 (replace in twice.py): the search text occurs 2 times in twice.py; make it unique"
     );
-    assert!(problem(&[replace("missing.py", "a", "b")]).contains("the file does not exist"));
-    assert!(problem(&[Edit::Delete { path: "missing.py".into() }]).contains("does not exist"));
+    assert!(problem(&[replace("missing.py", "a", "b")]).await.contains("the file does not exist"));
+    assert!(problem(&[Edit::Delete { path: "missing.py".into() }]).await.contains("does not exist"));
     let rename_over = Edit::Rename { from: "app.py".into(), to: "README.md".into() };
-    assert!(problem(&[rename_over]).contains("README.md already exists"));
+    assert!(problem(&[rename_over]).await.contains("README.md already exists"));
     let deleted_then_edited = [Edit::Delete { path: "app.py".into() }, replace("app.py", "def", "fn")];
-    assert!(problem(&deleted_then_edited).starts_with("edit 2 (replace in app.py): the file was deleted"));
+    assert!(problem(&deleted_then_edited).await.starts_with("edit 2 (replace in app.py): the file was deleted"));
 }
 
-#[test]
-fn paths_outside_the_worktree_or_in_git_are_refused() {
-    let (dir, workspaces) = repo();
-    let tree = workspaces.for_task("t").unwrap();
+#[tokio::test]
+async fn paths_outside_the_worktree_or_in_git_are_refused() {
+    let (dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
     let outside = dir.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, tree.path.join("link")).unwrap();
@@ -126,44 +137,57 @@ fn paths_outside_the_worktree_or_in_git_are_refused() {
         ("", "empty"),
         (".", "repository root"),
     ] {
-        let err = tree.apply(&[write(path, "x")]).unwrap_err();
+        let err = tree.apply(&[write(path, "x")]).await.unwrap_err();
         assert!(err.problem.contains(expected), "{path}: {err}");
     }
     let rename_out = Edit::Rename { from: "app.py".into(), to: "../app.py".into() };
-    assert!(tree.apply(&[rename_out]).unwrap_err().problem.contains("climbs out"));
+    assert!(tree.apply(&[rename_out]).await.unwrap_err().problem.contains("climbs out"));
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing was written outside");
     assert!(!dir.path().join("escape.py").exists());
 }
 
-#[test]
-fn a_step_is_committed_once() {
-    let (_dir, workspaces) = repo();
-    let tree = workspaces.for_task("t").unwrap();
-    tree.apply(&[write("a.py", "a\n")]).unwrap();
-    let first = tree.commit_once("orch: t s1: add a", "Orch-Step: t/s1").unwrap();
-    assert_eq!(tree.commit_once("orch: t s1: add a", "Orch-Step: t/s1").unwrap(), first, "found by its trailer");
-    assert!(tree.head_has("Orch-Step: t/s1").unwrap() && !tree.head_has("Orch-Step: t/s2").unwrap());
-    let second = tree.commit_once("orch: t s2: nothing", "Orch-Step: t/s2").unwrap();
-    assert_ne!(second, first, "an empty step still gets its commit");
-    assert_eq!(git(&tree.path, &["log", "-1", "--format=%B"]).unwrap(), "orch: t s2: nothing\n\nOrch-Step: t/s2");
+#[tokio::test]
+async fn a_commit_is_made_before_the_branch_moves_and_the_same_spec_makes_the_same_commit() {
+    let (_dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
+    let base = tree.head().await.unwrap();
+    tree.apply(&[write("a.py", "a\n")]).await.unwrap();
+    let staged = tree.write_tree().await.unwrap();
+    let spec =
+        CommitSpec { tree: &staged, parent: &base, message: "orch: t s1\n\nOrch-Step: t/s1", at_s: 1_700_000_000 };
+    let made = tree.make_commit(&spec).await.unwrap();
+    assert_eq!(tree.head().await.unwrap(), base, "making the commit does not move the branch");
+    assert_eq!(tree.make_commit(&spec).await.unwrap(), made, "the same inputs give the same id");
+    assert!(tree.has_commit(&made).await && !tree.has_commit(&"0".repeat(40)).await);
+    assert_eq!(tree.parent_of(&made).await.as_deref(), Some(base.as_str()));
+    assert!(tree.advance(&made, &made).await.is_err(), "the branch moves only from where it is");
+    tree.advance(&base, &made).await.unwrap();
+    assert_eq!(tree.head().await.unwrap(), made);
+    assert_eq!(tree.diff().await.unwrap(), "", "the index already holds the commit's tree");
+    assert_eq!(tree.messages_after(&base, &made).await.unwrap(), Some(vec![spec.message.to_owned()]));
+    assert_eq!(tree.messages_after(&made, &base).await.unwrap(), None, "not an ancestor");
+    tree.reset_to(&base).await.unwrap();
+    assert!(!tree.path.join("a.py").exists() && tree.head().await.unwrap() == base);
+    tree.keep_ref("refs/orch/set-aside/t/x", &made).await.unwrap();
+    assert_eq!(git(&tree.path, &["rev-parse", "refs/orch/set-aside/t/x"]).await.unwrap(), made);
 }
 
-#[test]
-fn a_half_applied_step_is_discarded() {
-    let (_dir, workspaces) = repo();
-    let tree = workspaces.for_task("t").unwrap();
-    tree.apply(&[write("kept.py", "k\n")]).unwrap();
-    let kept = tree.commit("step 1").unwrap();
-    tree.apply(&[write("half.py", "h\n"), replace("app.py", "legacy", "changed")]).unwrap();
-    tree.discard_uncommitted().unwrap();
-    assert_eq!(tree.head().unwrap(), kept);
+#[tokio::test]
+async fn a_half_applied_step_is_discarded() {
+    let (_dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
+    tree.apply(&[write("kept.py", "k\n")]).await.unwrap();
+    let kept = commit(&tree, "step 1").await;
+    tree.apply(&[write("half.py", "h\n"), replace("app.py", "legacy", "changed")]).await.unwrap();
+    tree.discard_uncommitted().await.unwrap();
+    assert_eq!(tree.head().await.unwrap(), kept);
     assert!(!tree.path.join("half.py").exists());
     assert!(read(&tree, "app.py").contains("legacy"));
     assert_eq!(read(&tree, "kept.py"), "k\n");
 }
 
-#[test]
-fn replies_parse_into_changes_with_actionable_errors() {
+#[tokio::test]
+async fn replies_parse_into_changes_with_actionable_errors() {
     let reply = r#"Here is the change:
 ```json
 {"summary": "modernise", "edits": [
@@ -179,34 +203,34 @@ fn replies_parse_into_changes_with_actionable_errors() {
     assert!(unknown.contains("chmod"), "{unknown}");
 }
 
-#[test]
-fn a_directory_without_git_is_not_a_repository() {
+#[tokio::test]
+async fn a_directory_without_git_is_not_a_repository() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Workspaces::open(dir.path(), &dir.path().join("w")).unwrap_err();
+    let err = Workspaces::open(dir.path(), &dir.path().join("w")).await.unwrap_err();
     assert!(err.to_string().contains("is not a git repository") && err.to_string().contains("--repo"), "{err}");
-    git(dir.path(), &["init", "-q"]).unwrap();
-    let err = Workspaces::open(dir.path(), &dir.path().join("w")).unwrap_err();
+    git(dir.path(), &["init", "-q"]).await.unwrap();
+    let err = Workspaces::open(dir.path(), &dir.path().join("w")).await.unwrap_err();
     assert!(err.to_string().contains("no commit yet"), "{err}");
 }
 
-#[test]
-fn tasks_set_up_their_worktrees_at_once_without_tripping_over_each_other() {
-    let (_dir, workspaces) = repo();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_set_up_their_worktrees_at_once_without_tripping_over_each_other() {
+    let (_dir, workspaces) = repo().await;
     let handles: Vec<_> = (0..8)
         .map(|i| {
             let workspaces = workspaces.clone();
-            std::thread::spawn(move || {
-                let tree = workspaces.for_task(&format!("task-{i}")).unwrap();
-                tree.apply(&[write("x.py", &format!("{i}\n"))]).unwrap();
-                tree.commit_once("step", &format!("Orch-Step: task-{i}/s1")).unwrap();
-                tree.remove(&workspaces).unwrap();
+            tokio::spawn(async move {
+                let tree = workspaces.for_task(&format!("task-{i}")).await.unwrap();
+                tree.apply(&[write("x.py", &format!("{i}\n"))]).await.unwrap();
+                commit(&tree, "step").await;
+                tree.remove(&workspaces).await.unwrap();
             })
         })
         .collect();
     for handle in handles {
-        handle.join().unwrap();
+        handle.await.unwrap();
     }
     for i in 0..8 {
-        assert_eq!(git(workspaces.repo(), &["show", &format!("orch/task-{i}:x.py")]).unwrap(), i.to_string());
+        assert_eq!(git(workspaces.repo(), &["show", &format!("orch/task-{i}:x.py")]).await.unwrap(), i.to_string());
     }
 }
