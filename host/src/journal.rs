@@ -394,15 +394,11 @@ mod tests {
     /// A completion of 10 input and 2 output tokens by `model` as journaled.
     fn journaled(model: &str, result: serde_json::Value) -> JournalEntry {
         JournalEntry {
-            key: "k".into(),
-            kind: "completion".into(),
-            plugin: "provider 0.1.0".into(),
             model: Some(model.into()),
-            result,
             input_tokens: 10,
             output_tokens: 2,
-            cost_usd: 0.0,
             duration_ms: 1,
+            ..JournalEntry::done("k".into(), "completion", "provider 0.1.0".into(), result)
         }
     }
 

@@ -13,5 +13,6 @@ pub mod runlog;
 pub mod sandbox;
 pub mod state;
 pub mod store;
+pub mod task_retry;
 pub mod tasks;
 pub mod workspace;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::engine::{EventSink, RunReport};
 use crate::sandbox::{AuditEvent, AuditSink, Capability, TracingAudit};
 use crate::state::TaskState;
-use crate::store::{Category, EventRow, RunRecord, Status, now_ms, render_iso};
+use crate::store::{Category, EventRow, RunCost, RunRecord, Status, now_ms, render_iso};
 
 /// The log's file name, in the directory `orch run` works in.
 pub const RUN_LOG_FILE: &str = "ORCHESTRATOR_RUN_LOG.md";
@@ -59,13 +59,26 @@ pub fn render_header(run: &RunRecord, tasks: usize, concurrency: usize, note: Op
     )
 }
 
+/// The cost line of a run: the total, and the part repeated after a kill.
+pub fn render_cost(cost: &RunCost) -> String {
+    let total = format!("${:.4}", cost.total_usd());
+    if cost.repeated_calls == 0 {
+        return total;
+    }
+    format!(
+        "{total} (journaled ${:.4}; repeated after interruption: {} calls, ${:.4})",
+        cost.journaled_usd, cost.repeated_calls, cost.repeated_usd
+    )
+}
+
 /// The summary that closes a run's section.
-pub fn render_summary(run: &RunRecord, report: &RunReport, elapsed: Duration, cost_usd: f64) -> String {
+pub fn render_summary(run: &RunRecord, report: &RunReport, elapsed: Duration, cost: &RunCost) -> String {
     let blocked = report.tasks.iter().filter(|t| t.note.as_deref().is_some_and(|n| n.starts_with("blocked"))).count();
     format!(
-        "\n### Summary of run {}\n\n- Duration: {:.1} s\n- Total cost: ${cost_usd:.4}\n- Tasks: {} completed, {} failed, {} awaiting review, {blocked} blocked, {} host errors\n",
+        "\n### Summary of run {}\n\n- Duration: {:.1} s\n- Total cost: {}\n- Tasks: {} completed, {} failed, {} awaiting review, {blocked} blocked, {} host errors\n",
         run.id,
         elapsed.as_secs_f64(),
+        render_cost(cost),
         report.count(TaskState::Done),
         report.count(TaskState::Failed),
         report.count(TaskState::AwaitingHuman),
@@ -74,11 +87,12 @@ pub fn render_summary(run: &RunRecord, report: &RunReport, elapsed: Duration, co
 }
 
 /// The line that closes a run stopped with Ctrl-C.
-pub fn render_interrupted(run: &RunRecord, elapsed: Duration, cost_usd: f64) -> String {
+pub fn render_interrupted(run: &RunRecord, elapsed: Duration, cost: &RunCost) -> String {
     format!(
-        "\n### Run {} interrupted\n\n- After {:.1} s, ${cost_usd:.4} spent; calls in flight were abandoned. `orch resume` continues.\n",
+        "\n### Run {} interrupted\n\n- After {:.1} s, {} spent; calls in flight were abandoned. `orch resume` continues.\n",
         run.id,
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        render_cost(cost)
     )
 }
 
@@ -201,8 +215,15 @@ mod tests {
             ],
             errors: 0,
         };
-        let summary = render_summary(&run, &report, Duration::from_millis(1500), 0.25);
-        assert!(summary.contains("Duration: 1.5 s") && summary.contains("Total cost: $0.2500"), "{summary}");
+        let cost = RunCost { journaled_usd: 0.25, ..RunCost::default() };
+        let summary = render_summary(&run, &report, Duration::from_millis(1500), &cost);
+        assert!(summary.contains("Duration: 1.5 s") && summary.contains("Total cost: $0.2500\n"), "{summary}");
+        let repeated = RunCost { journaled_usd: 0.25, repeated_calls: 2, repeated_usd: 0.05 };
+        let summary = render_summary(&run, &report, Duration::from_millis(1500), &repeated);
+        assert!(
+            summary.contains("Total cost: $0.3000 (journaled $0.2500; repeated after interruption: 2 calls, $0.0500)"),
+            "{summary}"
+        );
         assert!(summary.contains("1 completed, 1 failed, 0 awaiting review, 1 blocked"), "{summary}");
     }
 

@@ -134,6 +134,19 @@ impl TaskState {
         }
     }
 
+    /// `Ok` if a person may retry a task in this state into `to`: out of
+    /// FAILED or AWAITING_HUMAN, back to any state the pipeline works in
+    /// (see `task_retry`). Not part of the table: only a retry moves so.
+    pub fn check_retry(self, to: Self) -> Result<(), IllegalTransition> {
+        let stopped = matches!(self, Self::Failed | Self::AwaitingHuman);
+        let working = !to.is_terminal() && to != Self::AwaitingHuman;
+        if stopped && working {
+            Ok(())
+        } else {
+            Err(IllegalTransition { machine: "task retry", from: self.to_string(), to: to.to_string() })
+        }
+    }
+
     /// DONE or FAILED: nothing more will happen to the task.
     pub fn is_terminal(self) -> bool {
         self.successors().is_empty()

@@ -1,6 +1,8 @@
 //! `orch cost [--by task|model|role]`: what the journaled LLM calls cost,
-//! grouped, with tokens and call counts. Costs are the host's own pricing of
-//! the usage each provider reported.
+//! grouped, with tokens and call counts, and apart from it what the calls a
+//! killed run left in flight and that were made again are estimated to have
+//! cost (a provider may have billed both). Costs are the host's own pricing
+//! of the usage each provider reported.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -10,7 +12,7 @@ use serde::Serialize;
 
 use super::Globals;
 use super::output::{print_json, table, usd};
-use crate::store::{CallCost, Store};
+use crate::store::{CallCost, CallStatus, Store};
 
 #[derive(Debug, Args)]
 pub struct CostArgs {
@@ -37,8 +39,12 @@ enum GroupBy {
 #[derive(Debug, Serialize)]
 struct Report {
     by: GroupBy,
+    /// Journaled calls.
     total_usd: f64,
     calls: u64,
+    /// Calls made again after a kill lost their first outcome, and their estimated USD.
+    repeated_calls: u64,
+    repeated_usd: f64,
     rows: Vec<Row>,
 }
 
@@ -49,6 +55,8 @@ struct Row {
     input_tokens: u64,
     output_tokens: u64,
     cost_usd: f64,
+    repeated_calls: u64,
+    repeated_usd: f64,
 }
 
 pub fn cost(args: CostArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
@@ -78,13 +86,20 @@ pub fn cost(args: CostArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         GroupBy::Role => "ROLE",
     };
     print!("{}", table(&[first, "CALLS", "TOKENS IN", "TOKENS OUT", "COST"], &rows));
+    if report.repeated_calls > 0 {
+        println!(
+            "repeated after interruption: {} calls, {} (estimated, on top of the total above)",
+            report.repeated_calls,
+            usd(report.repeated_usd)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Completions grouped by `by`, most expensive first.
 fn group(calls: &[CallCost], by: GroupBy) -> Report {
     let mut groups: BTreeMap<String, Row> = BTreeMap::new();
-    for call in calls.iter().filter(|c| c.kind == "completion") {
+    for call in calls.iter().filter(|c| c.kind == "completion" && c.status == CallStatus::Done) {
         let key = match by {
             GroupBy::Task => call.task.clone(),
             GroupBy::Model => call.model.clone().unwrap_or_else(|| "?".into()),
@@ -95,10 +110,19 @@ fn group(calls: &[CallCost], by: GroupBy) -> Report {
         row.input_tokens += call.input_tokens;
         row.output_tokens += call.output_tokens;
         row.cost_usd += call.cost_usd;
+        row.repeated_calls += u64::from(call.repeated.calls);
+        row.repeated_usd += call.repeated.cost_usd;
     }
     let mut rows: Vec<Row> = groups.into_values().collect();
     rows.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd).then_with(|| a.key.cmp(&b.key)));
-    Report { by, total_usd: rows.iter().map(|r| r.cost_usd).sum(), calls: rows.iter().map(|r| r.calls).sum(), rows }
+    Report {
+        by,
+        total_usd: rows.iter().map(|r| r.cost_usd).sum(),
+        calls: rows.iter().map(|r| r.calls).sum(),
+        repeated_calls: rows.iter().map(|r| r.repeated_calls).sum(),
+        repeated_usd: rows.iter().map(|r| r.repeated_usd).sum(),
+        rows,
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +142,9 @@ mod tests {
             cost_usd,
             duration_ms: 5,
             at_ms: 0,
+            status: CallStatus::Done,
+            repeated: Default::default(),
+            superseded_by: None,
         }
     }
 
@@ -125,14 +152,14 @@ mod tests {
     fn groups_sum_and_sort_by_cost() {
         let mut gate = call("a", "tests", "", 0.0);
         gate.kind = "check".into();
-        let calls = [
-            call("a", "planner", "m1", 0.5),
-            call("b", "planner", "m2", 1.0),
-            call("a", "implementer", "m1", 0.25),
-            gate,
-        ];
+        let mut in_flight = call("a", "planner", "m1", 0.0);
+        in_flight.status = CallStatus::Pending;
+        let mut repeated = call("a", "implementer", "m1", 0.25);
+        repeated.repeated = crate::store::Repeated::estimate(2, 100, 10, 0.25);
+        let calls = [call("a", "planner", "m1", 0.5), call("b", "planner", "m2", 1.0), repeated, gate, in_flight];
         let by_task = group(&calls, GroupBy::Task);
-        assert_eq!(by_task.calls, 3, "gate checks are not LLM calls");
+        assert_eq!(by_task.calls, 3, "gate checks and calls in flight are not counted");
+        assert_eq!((by_task.repeated_calls, by_task.repeated_usd), (2, 0.5), "repeats are apart from the total");
         assert_eq!(by_task.rows.iter().map(|r| (r.key.as_str(), r.calls)).collect::<Vec<_>>(), [("b", 1), ("a", 2)]);
         assert!((by_task.total_usd - 1.75).abs() < 1e-9);
         let by_model = group(&calls, GroupBy::Model);

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::output::{Tone, paint, state_column, table_toned, usd};
+use super::output::{Tone, paint, state_column, table_toned};
 use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, Globals, UsageError};
 use crate::config::LoadedConfig;
@@ -186,18 +186,18 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     store.finish_run(run.id)?;
     let cost = store.run_cost(run.id)?;
     let Some(report) = report else {
-        log.append(&runlog::render_interrupted(&run, started.elapsed(), cost))
+        log.append(&runlog::render_interrupted(&run, started.elapsed(), &cost))
             .with_context(|| format!("cannot append to {RUN_LOG_FILE}"))?;
         eprintln!(
             "{} run {} stopped after {:.1} s ({} spent); calls in flight were abandoned and everything finished is saved. Continue with `orch resume`.",
             paint("interrupted:", Tone::Attention),
             run.id,
             started.elapsed().as_secs_f64(),
-            usd(cost)
+            runlog::render_cost(&cost)
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     };
-    log.append(&runlog::render_summary(&run, &report, started.elapsed(), cost))
+    log.append(&runlog::render_summary(&run, &report, started.elapsed(), &cost))
         .with_context(|| format!("cannot append to {RUN_LOG_FILE}"))?;
 
     let rows: Vec<Vec<String>> = report
@@ -212,7 +212,7 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         report.count(TaskState::Done),
         report.count(TaskState::Failed),
         report.count(TaskState::AwaitingHuman),
-        usd(cost),
+        runlog::render_cost(&cost),
         started.elapsed().as_secs_f64()
     );
     if report.count(TaskState::AwaitingHuman) > 0 {

@@ -3,6 +3,7 @@
 //! [`pipeline`] with deterministic replay ([`task_run`]), and reports how
 //! every task ended.
 
+mod calls;
 mod change;
 mod committer;
 pub mod gate_policy;
@@ -132,6 +133,18 @@ pub(crate) struct Shared<P: Plugins> {
     pub(crate) limits: RateLimits,
     /// USD spent on calls made in this run.
     pub(crate) run_spent: std::sync::Mutex<f64>,
+    /// How long each reply waited between arriving and being durable.
+    pub(crate) reply_delays: DelayLog,
+}
+
+/// Durations noted as they happen, for a benchmark to read afterwards.
+#[derive(Default)]
+pub(crate) struct DelayLog(std::sync::Mutex<Vec<std::time::Duration>>);
+
+impl DelayLog {
+    pub(crate) fn record(&self, delay: std::time::Duration) {
+        self.0.lock().expect("not poisoned").push(delay);
+    }
 }
 
 /// How one task ended in this run.
@@ -179,9 +192,24 @@ impl<P: Plugins> Engine<P> {
     ) -> Self {
         let committer = committer::Committer::new(Arc::clone(&store), sink);
         let limits = RateLimits::new(&settings.rate_limits);
-        let shared =
-            Shared { store, plugins, settings, pricing, committer, run, limits, run_spent: Default::default() };
+        let shared = Shared {
+            store,
+            plugins,
+            settings,
+            pricing,
+            committer,
+            run,
+            limits,
+            run_spent: Default::default(),
+            reply_delays: DelayLog::default(),
+        };
         Self { shared: Arc::new(shared) }
+    }
+
+    /// How long each LLM reply of this engine's runs waited between arriving
+    /// and being durable in the store, in the order they arrived.
+    pub fn reply_delays(&self) -> Vec<std::time::Duration> {
+        self.shared.reply_delays.0.lock().expect("not poisoned").clone()
     }
 
     /// Runs `ids` (in order of preference) with at most `concurrency` at once.

@@ -14,6 +14,7 @@ use crate::journal::{CallSite, CompletionRecord};
 use crate::sandbox::{CheckRequest, Message, MessageRole, Role};
 use crate::state::{StepState, TaskState};
 use crate::store::StepRecord;
+use crate::task_retry::GATE_EXHAUSTED;
 
 /// Walks the task from NEW to wherever it can get now.
 pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
@@ -31,6 +32,7 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
     let policy = t.shared().settings.gates.clone();
     let gates = policy.for_change(size, t.spec.risk);
     let max_gate_rounds = t.shared().settings.pipeline.max_gate_rounds;
+    let mut gate_limit = max_gate_rounds;
     for round in 1.. {
         t.move_task(TaskState::QualityGate, format!("running {} gate(s)", gates.len()))?;
         let (request, tree) = check_request(t, &plan, &work, size).await?;
@@ -65,8 +67,9 @@ pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
         }
         t.meta.concerns = findings.clone();
         t.meta.attempts.insert("gate".into(), round);
-        if round >= max_gate_rounds {
-            return Err(t.fail(format!("the quality gate failed {round} times: {}", findings.join("; "))).await);
+        if round >= gate_limit && !t.extend(&mut gate_limit, max_gate_rounds) {
+            let reason = format!("{GATE_EXHAUSTED} {round} times: {}", findings.join("; "));
+            return Err(t.fail(reason).await);
         }
         t.move_task(TaskState::Implementing, "back to the implementer with the gate findings")?;
         let fix = PlanStep {
@@ -104,6 +107,7 @@ fn step_record(index: usize, id: &str, kind: StepKind, description: &str) -> Ste
 /// Plans, reviews and re-plans until the plan is approved (by the reviewer or a person).
 async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Halt> {
     let max_rounds = t.shared().settings.pipeline.max_plan_rounds;
+    let mut limit = max_rounds;
     let mut feedback = Vec::new();
     for round in 1.. {
         t.meta.attempts.insert("plan".into(), round);
@@ -143,7 +147,7 @@ async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Hal
         feedback = verdict.feedback();
         t.meta.concerns = feedback.clone();
         t.move_task(TaskState::PlanRejected, format!("plan rejected: {}", feedback.join("; ")))?;
-        if round >= max_rounds {
+        if round >= limit && !t.extend(&mut limit, max_rounds) {
             let reason = format!("the plan was rejected {round} times; last concerns: {}", feedback.join("; "));
             t.escalate("plan_review", reason, TaskState::PlanApproved).await?;
             return Ok(plan);
@@ -161,6 +165,7 @@ async fn implement_step<P: Plugins>(
     mut feedback: Vec<String>,
 ) -> Result<String, Halt> {
     let max_rounds = t.shared().settings.pipeline.max_review_rounds;
+    let mut limit = max_rounds;
     let (implementer, reviewer) = {
         let prompts = &t.shared().settings.prompts;
         (prompts.implementer.clone(), prompts.code_reviewer.clone())
@@ -198,6 +203,8 @@ async fn implement_step<P: Plugins>(
         t.move_task(TaskState::CodeReview, format!("step {id}"))?;
         t.move_step(id, StepState::CodeReview, "")?;
         vars.set("work", work.text.as_str());
+        // A retry taken up on the way here has a word for the reviewer.
+        human_block(t, &mut vars);
         let asked = ask_parsed(
             t,
             Role::CodeReviewer,
@@ -229,7 +236,7 @@ async fn implement_step<P: Plugins>(
         feedback = verdict.feedback();
         t.meta.concerns = feedback.clone();
         t.move_step(id, StepState::Rejected, feedback.join("; "))?;
-        if round >= max_rounds {
+        if round >= limit && !t.extend(&mut limit, max_rounds) {
             let reason = format!("step {id} was rejected {round} times; last concerns: {}", feedback.join("; "));
             return human_gate(t, step, workspace.as_ref(), reason, work).await;
         }
@@ -289,29 +296,30 @@ async fn ask_change<P: Plugins>(
     mut messages: Vec<Message>,
 ) -> Result<Result<Work, String>, Halt> {
     let max_attempts = t.shared().settings.pipeline.max_format_attempts;
-    let mut last_problem = String::new();
-    for attempt in 1..=max_attempts {
+    let mut limit = max_attempts;
+    for attempt in 1.. {
         let site = CallSite { role: role_name(Role::Implementer), step: Some(step.id), round, attempt };
         let reply = t.ask(Role::Implementer, site, Some(step), None, messages.clone()).await?;
-        match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text).await? {
+        let problem = match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text).await? {
             Ok((summary, diff)) => {
                 let text = format!("{summary}\n\n```diff\n{diff}\n```");
                 return Ok(Ok(Work { text, model: reply.model }));
             }
-            Err(problem) => {
-                messages.push(Message { role: MessageRole::Assistant, content: reply.text });
-                messages.push(Message {
-                    role: MessageRole::User,
-                    content: format!(
-                        "Your change could not be used: {problem}. Reply again with the whole change for this step \
-                         as one JSON object."
-                    ),
-                });
-                last_problem = problem;
-            }
+            Err(problem) => problem,
+        };
+        if attempt >= limit && !t.extend(&mut limit, max_attempts) {
+            return Ok(Err(format!("{problem} (after {attempt} tries)")));
         }
+        messages.push(Message { role: MessageRole::Assistant, content: reply.text });
+        messages.push(Message {
+            role: MessageRole::User,
+            content: format!(
+                "Your change could not be used: {problem}. Reply again with the whole change for this step as one \
+                 JSON object."
+            ),
+        });
     }
-    Ok(Err(format!("{last_problem} (after {max_attempts} tries)")))
+    unreachable!("the attempts loop returns")
 }
 
 /// Asks `role` and parses the reply, feeding parse errors back; `Ok(Err)`
@@ -329,23 +337,24 @@ async fn ask_parsed<P: Plugins, T>(
 ) -> Result<Result<(T, CompletionRecord), String>, Halt> {
     let max_attempts = t.shared().settings.pipeline.max_format_attempts;
     let mut messages = TaskRun::<P>::messages(vars.render(&template.system), vars.render(&template.user));
-    let mut last_error = String::new();
-    for attempt in 1..=max_attempts {
+    let mut limit = max_attempts;
+    for attempt in 1.. {
         let site = CallSite { role: role_name(role), step: step.map(|s| s.id), round, attempt };
         let reply = t.ask(role, site, step, author, messages.clone()).await?;
-        match parse(&reply.text) {
+        let error = match parse(&reply.text) {
             Ok(value) => return Ok(Ok((value, reply))),
-            Err(error) => {
-                messages.push(Message { role: MessageRole::Assistant, content: reply.text });
-                messages.push(Message {
-                    role: MessageRole::User,
-                    content: format!("Your reply could not be used: {error}. Reply again with only the JSON object."),
-                });
-                last_error = error;
-            }
+            Err(error) => error,
+        };
+        if attempt >= limit && !t.extend(&mut limit, max_attempts) {
+            return Ok(Err(format!("{error} (after {attempt} tries)")));
         }
+        messages.push(Message { role: MessageRole::Assistant, content: reply.text });
+        messages.push(Message {
+            role: MessageRole::User,
+            content: format!("Your reply could not be used: {error}. Reply again with only the JSON object."),
+        });
     }
-    Ok(Err(format!("{last_error} (after {max_attempts} tries)")))
+    unreachable!("the attempts loop returns")
 }
 
 /// Placeholders every role gets.
@@ -362,8 +371,13 @@ fn base_vars<P: Plugins>(t: &TaskRun<P>) -> Vars<'static> {
     context.extend(spec.repo.iter().map(|r| format!("repository: {r}")));
     vars.block("context", "Context:", &context);
     vars.block("constraints", "Constraints:", &spec.constraints);
-    vars.block("human", "A person reviewing this task says:", &t.human.iter().cloned().collect::<Vec<_>>());
+    human_block(t, &mut vars);
     vars
+}
+
+/// The latest word of a person (an approval's or a retry's comment).
+fn human_block<P: Plugins>(t: &TaskRun<P>, vars: &mut Vars<'_>) {
+    vars.block("human", "A person reviewing this task says:", &t.human.iter().cloned().collect::<Vec<_>>());
 }
 
 fn describe_step(step: &PlanStep) -> String {

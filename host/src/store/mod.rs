@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::state::{IllegalTransition, StepState, TaskState};
+use crate::task_retry::RetryRequest;
 use crate::tasks::TaskSpec;
 
 pub use export::TaskExport;
@@ -56,6 +57,10 @@ pub enum StoreError {
     /// A human decision on a task that is not waiting for one.
     #[error("task `{task}` is {state}, not AWAITING_HUMAN: there is nothing to {verb}")]
     NotAwaiting { task: String, state: TaskState, verb: &'static str },
+    /// A retry that cannot be done (the task is DONE, still running, or
+    /// never reached the stage named).
+    #[error("cannot retry task `{task}`: {reason}")]
+    CannotRetry { task: String, reason: String },
     /// A stored value could not be decoded, or an import is malformed.
     #[error("{0}")]
     Corrupt(String),
@@ -72,6 +77,7 @@ impl StoreError {
                 | Self::NewerSchema { .. }
                 | Self::UnknownTask(_)
                 | Self::NotAwaiting { .. }
+                | Self::CannotRetry { .. }
         )
     }
 }
@@ -93,6 +99,13 @@ pub struct TaskRecord {
     pub updated_ms: i64,
     /// USD spent on it, from journaled calls.
     pub cost_usd: f64,
+    /// Calls made again because a killed run left them in flight (their
+    /// first outcome was lost, but a provider may have billed it).
+    #[serde(default)]
+    pub repeated_calls: u64,
+    /// What those repeated calls are estimated to have cost, on top of `cost_usd`.
+    #[serde(default)]
+    pub repeated_cost_usd: f64,
     /// The last error, if it is stuck or failed.
     pub last_error: Option<String>,
     /// Model choices, attempt counts, concerns, escalation.
@@ -192,6 +205,10 @@ pub struct Transition {
     pub comment: Option<String>,
     /// When (ms since the epoch); filled in by the store.
     pub at_ms: i64,
+    /// The seq of the retry that set this transition aside: it stays in the
+    /// history for the record, but the walk no longer replays it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<u64>,
 }
 
 /// The log categories of the seed's run log.
@@ -316,6 +333,123 @@ pub struct JournalEntry {
     pub cost_usd: f64,
     /// How long the call took, retries included.
     pub duration_ms: u64,
+    /// Whether the call is in flight, answered or gave up.
+    #[serde(default, skip_serializing_if = "CallStatus::is_done")]
+    pub status: CallStatus,
+    /// How often the call was started: more than once when killed runs left
+    /// it in flight.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub starts: u32,
+    /// What the starts whose outcome was lost are estimated to have cost.
+    #[serde(default, skip_serializing_if = "Repeated::is_none")]
+    pub repeated: Repeated,
+    /// The seq of the newest transition the walk had passed when it made the
+    /// call (what a retry from an earlier point sets aside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_seq: Option<u64>,
+    /// The seq of the retry that set this entry aside; the walk no longer
+    /// takes it, and the call is made anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl JournalEntry {
+    /// A call about to start (its `starts`-th start) for `key`.
+    pub fn pending(key: String, kind: &str, plugin: String, model: Option<String>, starts: u32) -> Self {
+        Self {
+            key,
+            kind: kind.to_owned(),
+            plugin,
+            model,
+            result: serde_json::Value::Null,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            duration_ms: 0,
+            status: CallStatus::Pending,
+            starts,
+            repeated: Repeated::default(),
+            at_seq: None,
+            superseded_by: None,
+        }
+    }
+
+    /// A result, answered at the first start.
+    pub fn done(key: String, kind: &str, plugin: String, result: serde_json::Value) -> Self {
+        Self { result, status: CallStatus::Done, ..Self::pending(key, kind, plugin, None, 1) }
+    }
+
+    /// Whether the walk may take this entry: a result no retry set aside.
+    pub fn is_live_result(&self) -> bool {
+        self.status == CallStatus::Done && self.superseded_by.is_none()
+    }
+}
+
+/// Where a journaled call stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Started, no result yet: a killed run may have left it in flight.
+    Pending,
+    /// Answered; the result is in the entry.
+    #[default]
+    Done,
+    /// Gave up (the error is in the task's history).
+    Failed,
+}
+
+impl CallStatus {
+    /// The name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        *self == Self::Done
+    }
+}
+
+/// Starts of a call whose outcome a kill lost, priced like the start that
+/// answered (the provider may have billed each of them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Repeated {
+    /// How many.
+    pub calls: u32,
+    /// Input tokens, estimated.
+    pub input_tokens: u64,
+    /// Output tokens, estimated.
+    pub output_tokens: u64,
+    /// USD, estimated.
+    pub cost_usd: f64,
+}
+
+impl Repeated {
+    /// `lost` more starts like one of `input`/`output` tokens costing `cost_usd`.
+    pub fn estimate(lost: u32, input_tokens: u64, output_tokens: u64, cost_usd: f64) -> Self {
+        let n = u64::from(lost);
+        Self {
+            calls: lost,
+            input_tokens: input_tokens * n,
+            output_tokens: output_tokens * n,
+            cost_usd: cost_usd * f64::from(lost),
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        self.calls == 0
+    }
 }
 
 /// Everything one engine step writes, in one transaction.
@@ -331,6 +465,10 @@ pub struct Commit {
     pub meta: Option<TaskMeta>,
     /// Steps to insert (a new plan or a fix step).
     pub new_steps: Vec<StepRecord>,
+    /// After a retry: the steps the task has at the point it was retried
+    /// from, with their states; every other step is removed. Applied before
+    /// `new_steps`.
+    pub steps_reset: Option<Vec<(String, StepState)>>,
     /// Sets (`Some(Some)`) or clears (`Some(None)`) the last error.
     pub last_error: Option<Option<String>>,
 }
@@ -343,6 +481,7 @@ impl Commit {
             && self.events.is_empty()
             && self.meta.is_none()
             && self.new_steps.is_empty()
+            && self.steps_reset.is_none()
             && self.last_error.is_none()
     }
 }
@@ -369,8 +508,14 @@ pub struct Totals {
     pub active: u64,
     /// Tasks waiting for a person.
     pub awaiting_human: u64,
-    /// USD over all tasks.
+    /// USD over all tasks (journaled calls).
     pub cost_usd: f64,
+    /// Calls made again after a kill lost their first outcome.
+    #[serde(default)]
+    pub repeated_calls: u64,
+    /// Their estimated USD, on top of `cost_usd`.
+    #[serde(default)]
+    pub repeated_cost_usd: f64,
 }
 
 /// A person's decision on a waiting task.
@@ -432,12 +577,36 @@ pub struct CallCost {
     pub duration_ms: u64,
     /// When it was journaled.
     pub at_ms: i64,
+    /// Whether it answered, is in flight or gave up.
+    pub status: CallStatus,
+    /// Starts whose outcome a kill lost, and their estimated cost.
+    pub repeated: Repeated,
+    /// The retry that set it aside, if one did (it was still paid for).
+    pub superseded_by: Option<u64>,
 }
 
 impl CallCost {
     /// The role (or gate) the call served, from its key.
     pub fn role(&self) -> &str {
         crate::journal::KeySite::parse(&self.key).role
+    }
+}
+
+/// What a run spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunCost {
+    /// USD of the calls it journaled.
+    pub journaled_usd: f64,
+    /// Calls it made again after a kill lost their first outcome.
+    pub repeated_calls: u64,
+    /// Their estimated USD.
+    pub repeated_usd: f64,
+}
+
+impl RunCost {
+    /// Everything, repeated calls included.
+    pub fn total_usd(&self) -> f64 {
+        self.journaled_usd + self.repeated_usd
     }
 }
 
@@ -464,6 +633,10 @@ pub trait Store: Send + Sync {
     fn commit_batch(&self, batch: &[CommitRequest<'_>]) -> Vec<Result<Vec<EventRow>, StoreError>>;
     /// Applies a person's decision to a task in AWAITING_HUMAN.
     fn decide(&self, task: &str, decision: HumanDecision) -> Result<TaskState, StoreError>;
+    /// Moves a FAILED or AWAITING_HUMAN task back into the pipeline, setting
+    /// aside (never deleting) the history and journal after the point it
+    /// goes back to; the state it goes back to.
+    fn retry(&self, task: &str, request: &RetryRequest) -> Result<TaskState, StoreError>;
     /// Starts a run of `command`, noting the cassette it uses.
     fn begin_run(&self, command: &str, cassette: Option<&str>) -> Result<RunRecord, StoreError>;
     /// Ends a run.
@@ -474,8 +647,8 @@ pub trait Store: Send + Sync {
     fn runs(&self) -> Result<Vec<RunRecord>, StoreError>;
     /// Every journaled call with its cost, in the order made.
     fn calls(&self) -> Result<Vec<CallCost>, StoreError>;
-    /// USD journaled during `run`.
-    fn run_cost(&self, run: i64) -> Result<f64, StoreError>;
+    /// What `run` spent: journaled calls, and calls repeated after a kill.
+    fn run_cost(&self, run: i64) -> Result<RunCost, StoreError>;
     /// Counts for the summary.
     fn totals(&self) -> Result<Totals, StoreError>;
     /// The whole task as one JSON document.

@@ -82,6 +82,58 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: the cassette a run replayed from or recorded to, so `orch resume`
     // goes on with the same one.
     "ALTER TABLE runs ADD COLUMN cassette TEXT;",
+    // 3: calls in flight and repeated calls; retries that set history aside.
+    // A journal row is `pending` from before its call starts until its
+    // result replaces it (`done`), or `failed` when the call gave up;
+    // `starts` counts how often the call was started (more than once when a
+    // killed run left it in flight), and `repeated_*` what the lost starts
+    // cost, estimated from the call that answered. `at_seq` is how far the
+    // task's history had got when the call was made, so a retry can set
+    // aside what came after a point (`superseded_by`, the retry's seq), and
+    // a key is unique only among the rows not set aside. Rows written
+    // before this version get `at_seq` from their time: the newest
+    // transition committed strictly before them.
+    "
+    CREATE TABLE journal_v3 (
+        id                     INTEGER PRIMARY KEY,
+        task_id                TEXT NOT NULL,
+        key                    TEXT NOT NULL,
+        run_id                 INTEGER,
+        kind                   TEXT NOT NULL,
+        plugin                 TEXT NOT NULL,
+        model                  TEXT,
+        result                 TEXT NOT NULL,
+        text                   TEXT,
+        input_tokens           INTEGER NOT NULL,
+        output_tokens          INTEGER NOT NULL,
+        cost_usd               REAL NOT NULL,
+        duration_ms            INTEGER NOT NULL,
+        at_ms                  INTEGER NOT NULL,
+        status                 TEXT NOT NULL DEFAULT 'done',
+        started_ms             INTEGER,
+        starts                 INTEGER NOT NULL DEFAULT 1,
+        repeated_calls         INTEGER NOT NULL DEFAULT 0,
+        repeated_input_tokens  INTEGER NOT NULL DEFAULT 0,
+        repeated_output_tokens INTEGER NOT NULL DEFAULT 0,
+        repeated_cost_usd      REAL NOT NULL DEFAULT 0,
+        at_seq                 INTEGER,
+        superseded_by          INTEGER
+    );
+    INSERT INTO journal_v3 (id, task_id, key, run_id, kind, plugin, model, result, text, input_tokens,
+                            output_tokens, cost_usd, duration_ms, at_ms, at_seq)
+    SELECT j.id, j.task_id, j.key, j.run_id, j.kind, j.plugin, j.model, j.result, j.text, j.input_tokens,
+           j.output_tokens, j.cost_usd, j.duration_ms, j.at_ms,
+           (SELECT COALESCE(MAX(e.seq), 0) FROM events e
+             WHERE e.task_id = j.task_id AND e.seq IS NOT NULL AND e.at_ms < j.at_ms)
+    FROM journal j;
+    DROP TABLE journal;
+    ALTER TABLE journal_v3 RENAME TO journal;
+    CREATE UNIQUE INDEX journal_live_key ON journal (task_id, key) WHERE superseded_by IS NULL;
+    CREATE INDEX journal_by_run ON journal (run_id);
+    ALTER TABLE events ADD COLUMN superseded_by INTEGER;
+    ALTER TABLE tasks ADD COLUMN repeated_calls INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN repeated_cost_usd REAL NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build writes.

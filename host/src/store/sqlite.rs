@@ -5,6 +5,7 @@
 //! two writers (a run and an `orch task --approve`) wait for each other
 //! instead of failing, and one `BEGIN IMMEDIATE` transaction per [`Commit`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,10 +15,12 @@ use serde::Deserialize;
 
 use super::schema::{self, MIGRATIONS};
 use super::{
-    Added, CallCost, Category, Commit, CommitRequest, Event, EventRow, HumanDecision, JournalEntry, Moved, RunRecord,
-    Status, StepRecord, Store, StoreError, TaskExport, TaskMeta, TaskRecord, Totals, Transition, now_ms,
+    Added, CallCost, CallStatus, Category, Commit, CommitRequest, Event, EventRow, HumanDecision, JournalEntry, Moved,
+    Repeated, RunCost, RunRecord, Status, StepRecord, Store, StoreError, TaskExport, TaskMeta, TaskRecord, Totals,
+    Transition, now_ms,
 };
 use crate::state::{StepState, TaskState};
+use crate::task_retry::{self, RetryRequest};
 use crate::tasks::TaskSpec;
 
 /// How hard SQLite works to make a commit durable.
@@ -200,7 +203,8 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("store records serialise to JSON")
 }
 
-const TASK_COLUMNS: &str = "spec, state, seq, position, created_ms, updated_ms, cost_usd, last_error, meta";
+const TASK_COLUMNS: &str =
+    "spec, state, seq, position, created_ms, updated_ms, cost_usd, last_error, meta, repeated_calls, repeated_cost_usd";
 
 fn task_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TaskRecord, StoreError>> {
     let spec: String = row.get(0)?;
@@ -208,6 +212,7 @@ fn task_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TaskRecord,
     let meta: String = row.get(8)?;
     let (seq, position, created_ms, updated_ms, cost_usd, last_error) =
         (row.get::<_, i64>(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?);
+    let (repeated_calls, repeated_cost_usd) = (row.get::<_, i64>(9)?, row.get(10)?);
     Ok((|| {
         Ok(TaskRecord {
             spec: serde_json::from_str(&spec).map_err(|e| corrupt("a task spec", e))?,
@@ -217,6 +222,8 @@ fn task_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TaskRecord,
             created_ms,
             updated_ms,
             cost_usd,
+            repeated_calls: u64::try_from(repeated_calls).unwrap_or_default(),
+            repeated_cost_usd,
             last_error,
             meta: serde_json::from_str(&meta).map_err(|e| corrupt("task metadata", e))?,
         })
@@ -253,8 +260,8 @@ fn insert_event(
         None => (None, None),
     };
     tx.prepare_cached(
-        "INSERT INTO events (run_id, task_id, seq, at_ms, category, status, step, message, from_state, to_state, actor, comment)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO events (run_id, task_id, seq, at_ms, category, status, step, message, from_state, to_state, actor,
+         comment, superseded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         run,
@@ -269,6 +276,7 @@ fn insert_event(
         to,
         transition.map(|t| t.actor.as_str()),
         transition.and_then(|t| t.comment.as_deref()),
+        transition.and_then(|t| t.superseded_by).map(|s| s as i64),
     ])?;
     Ok(EventRow {
         id: tx.last_insert_rowid(),
@@ -289,6 +297,7 @@ fn transition_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Trans
         (row.get(0)?, row.get(1)?, row.get(2)?, row.get(6)?);
     let (from, to, actor, comment): (String, String, String, Option<String>) =
         (row.get(3)?, row.get(4)?, row.get(5)?, row.get(7)?);
+    let superseded_by = row.get::<_, Option<i64>>(8)?.map(|s| s as u64);
     let moved = match step {
         None => from
             .parse()
@@ -299,7 +308,7 @@ fn transition_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Trans
             .and_then(|from| to.parse().map(|to| Moved::Step { step, from, to }))
             .map_err(|e| corrupt("a transition", e)),
     };
-    Ok(moved.map(|moved| Transition { seq: seq as u64, moved, actor, message, comment, at_ms }))
+    Ok(moved.map(|moved| Transition { seq: seq as u64, moved, actor, message, comment, at_ms, superseded_by }))
 }
 
 /// The event a transition is logged as.
@@ -406,35 +415,94 @@ fn split_text(result: &serde_json::Value) -> (String, Option<&str>) {
     }
 }
 
-fn insert_journal(
+/// The journal columns an entry fills, in the order of the parameters
+/// `?1`..`?21` of [`journal_params`].
+const JOURNAL_INSERT: &str =
+    "INSERT INTO journal (task_id, key, run_id, kind, plugin, model, result, text, input_tokens,
+     output_tokens, cost_usd, duration_ms, at_ms, status, started_ms, starts, repeated_calls, repeated_input_tokens,
+     repeated_output_tokens, repeated_cost_usd, at_seq, superseded_by)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
+
+/// The parameters of [`JOURNAL_INSERT`] for `entry`, written at `at_ms`.
+fn journal_params(task: &str, run: Option<i64>, entry: &JournalEntry, at_ms: i64) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    let (result, text) = split_text(&entry.result);
+    let int = |n: u64| Value::Integer(n as i64);
+    let started = if entry.status == CallStatus::Pending { Value::Integer(at_ms) } else { Value::Null };
+    vec![
+        task.to_owned().into(),
+        entry.key.clone().into(),
+        run.map_or(Value::Null, Value::Integer),
+        entry.kind.clone().into(),
+        entry.plugin.clone().into(),
+        entry.model.clone().map_or(Value::Null, Value::Text),
+        result.into(),
+        text.map_or(Value::Null, |t| Value::Text(t.to_owned())),
+        int(entry.input_tokens),
+        int(entry.output_tokens),
+        Value::Real(entry.cost_usd),
+        int(entry.duration_ms),
+        Value::Integer(at_ms),
+        entry.status.as_str().to_owned().into(),
+        started,
+        int(u64::from(entry.starts)),
+        int(u64::from(entry.repeated.calls)),
+        int(entry.repeated.input_tokens),
+        int(entry.repeated.output_tokens),
+        Value::Real(entry.repeated.cost_usd),
+        entry.at_seq.map_or(Value::Null, int),
+        entry.superseded_by.map_or(Value::Null, int),
+    ]
+}
+
+/// Restores an entry as it was exported.
+fn insert_journal(tx: &Tx<'_>, task: &str, run: Option<i64>, entry: &JournalEntry, at_ms: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(JOURNAL_INSERT)?.execute(rusqlite::params_from_iter(journal_params(task, run, entry, at_ms)))?;
+    Ok(())
+}
+
+/// Writes an entry as a walk reports it: a call about to start is inserted
+/// as `pending` (or its pending row counts the new start); a result replaces
+/// the pending row, or is inserted; a call that gave up marks its pending
+/// row `failed`. A key that already has a result keeps it. Whether a result
+/// was written (its cost is then the task's).
+fn journal_entry(
     tx: &Tx<'_>,
     task: &str,
     run: Option<i64>,
     entry: &JournalEntry,
     at_ms: i64,
 ) -> rusqlite::Result<bool> {
-    let (result, text) = split_text(&entry.result);
-    let inserted = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO journal (task_id, key, run_id, kind, plugin, model, result, text, input_tokens,
-             output_tokens, cost_usd, duration_ms, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?
-        .execute(params![
-            task,
-            entry.key,
-            run,
-            entry.kind,
-            entry.plugin,
-            entry.model,
-            result,
-            text,
-            entry.input_tokens as i64,
-            entry.output_tokens as i64,
-            entry.cost_usd,
-            entry.duration_ms as i64,
-            at_ms
-        ])?;
-    Ok(inserted == 1)
+    let written = match entry.status {
+        CallStatus::Failed => tx
+            .prepare_cached(
+                "UPDATE journal SET status = 'failed', at_ms = ?3, duration_ms = ?4
+                 WHERE task_id = ?1 AND key = ?2 AND superseded_by IS NULL AND status = 'pending'",
+            )?
+            .execute(params![task, entry.key, at_ms, entry.duration_ms as i64])?,
+        CallStatus::Pending => tx
+            .prepare_cached(&format!(
+                "{JOURNAL_INSERT} ON CONFLICT (task_id, key) WHERE superseded_by IS NULL DO UPDATE SET
+                 status = 'pending', starts = excluded.starts, started_ms = excluded.started_ms, at_ms = excluded.at_ms,
+                 run_id = excluded.run_id, plugin = excluded.plugin, model = excluded.model, at_seq = excluded.at_seq
+                 WHERE journal.status <> 'done'"
+            ))?
+            .execute(rusqlite::params_from_iter(journal_params(task, run, entry, at_ms)))?,
+        CallStatus::Done => tx
+            .prepare_cached(&format!(
+                "{JOURNAL_INSERT} ON CONFLICT (task_id, key) WHERE superseded_by IS NULL DO UPDATE SET
+                 run_id = excluded.run_id, kind = excluded.kind, plugin = excluded.plugin, model = excluded.model,
+                 result = excluded.result, text = excluded.text, input_tokens = excluded.input_tokens,
+                 output_tokens = excluded.output_tokens, cost_usd = excluded.cost_usd,
+                 duration_ms = excluded.duration_ms, at_ms = excluded.at_ms, status = 'done', starts = excluded.starts,
+                 repeated_calls = excluded.repeated_calls, repeated_input_tokens = excluded.repeated_input_tokens,
+                 repeated_output_tokens = excluded.repeated_output_tokens,
+                 repeated_cost_usd = excluded.repeated_cost_usd, at_seq = excluded.at_seq
+                 WHERE journal.status <> 'done'"
+            ))?
+            .execute(rusqlite::params_from_iter(journal_params(task, run, entry, at_ms)))?,
+    };
+    Ok(written == 1 && entry.status == CallStatus::Done)
 }
 
 fn journal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JournalEntry, StoreError>> {
@@ -446,21 +514,39 @@ fn journal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<JournalE
     if let (Some(text), Some(map)) = (text, result.as_object_mut()) {
         map.insert("text".into(), text.into());
     }
+    let status: String = row.get(10)?;
+    let status = match parse_name(&status) {
+        Ok(status) => status,
+        Err(e) => return Ok(Err(e)),
+    };
+    let count = |i: usize| row.get::<_, i64>(i).map(|n| n as u64);
     Ok(Ok(JournalEntry {
         key: row.get(0)?,
         kind: row.get(1)?,
         plugin: row.get(2)?,
         model: row.get(3)?,
         result,
-        input_tokens: row.get::<_, i64>(5)? as u64,
-        output_tokens: row.get::<_, i64>(6)? as u64,
+        input_tokens: count(5)?,
+        output_tokens: count(6)?,
         cost_usd: row.get(7)?,
-        duration_ms: row.get::<_, i64>(8)? as u64,
+        duration_ms: count(8)?,
+        status,
+        starts: row.get(11)?,
+        repeated: Repeated {
+            calls: row.get(12)?,
+            input_tokens: count(13)?,
+            output_tokens: count(14)?,
+            cost_usd: row.get(15)?,
+        },
+        at_seq: row.get::<_, Option<i64>>(16)?.map(|n| n as u64),
+        superseded_by: row.get::<_, Option<i64>>(17)?.map(|n| n as u64),
     }))
 }
 
 const JOURNAL_COLUMNS: &str =
-    "key, kind, plugin, model, result, input_tokens, output_tokens, cost_usd, duration_ms, text";
+    "key, kind, plugin, model, result, input_tokens, output_tokens, cost_usd, duration_ms, text,
+     status, starts, repeated_calls, repeated_input_tokens, repeated_output_tokens, repeated_cost_usd, at_seq,
+     superseded_by";
 
 fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<EventRow, StoreError>> {
     let (category, status): (String, String) = (row.get(4)?, row.get(5)?);
@@ -510,15 +596,20 @@ fn write_commit(
     let mut state: TaskState = state.parse().map_err(|e| corrupt("a task state", e))?;
     let mut seq = seq as u64;
     let now = now_ms();
+    if let Some(steps) = &commit.steps_reset {
+        reset_steps(tx, task, steps).map_err(db)?;
+    }
     insert_steps(tx, task, &commit.new_steps).map_err(db)?;
     let mut written = Vec::with_capacity(commit.events.len() + commit.transitions.len());
     for event in &commit.events {
         written.push(insert_event(tx, run, task, event, None, now).map_err(db)?);
     }
-    let mut added_cost = 0.0;
+    let (mut added_cost, mut repeated_calls, mut repeated_cost) = (0.0, 0, 0.0);
     for entry in &commit.journal {
-        if insert_journal(tx, task, run, entry, now).map_err(db)? {
+        if journal_entry(tx, task, run, entry, now).map_err(db)? {
             added_cost += entry.cost_usd;
+            repeated_calls += i64::from(entry.repeated.calls);
+            repeated_cost += entry.repeated.cost_usd;
         }
     }
     for transition in &commit.transitions {
@@ -532,7 +623,8 @@ fn write_commit(
     }
     tx.prepare_cached(
         "UPDATE tasks SET state = ?2, seq = ?3, updated_ms = ?4, cost_usd = cost_usd + ?5,
-         meta = COALESCE(?6, meta), last_error = CASE WHEN ?7 THEN ?8 ELSE last_error END WHERE id = ?1",
+         meta = COALESCE(?6, meta), last_error = CASE WHEN ?7 THEN ?8 ELSE last_error END,
+         repeated_calls = repeated_calls + ?9, repeated_cost_usd = repeated_cost_usd + ?10 WHERE id = ?1",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -543,11 +635,76 @@ fn write_commit(
             added_cost,
             commit.meta.as_ref().map(json),
             commit.last_error.is_some(),
-            commit.last_error.clone().flatten()
+            commit.last_error.clone().flatten(),
+            repeated_calls,
+            repeated_cost
         ])
     })
     .map_err(db)?;
     Ok(written)
+}
+
+/// Keeps only `steps` of `task`, in the states given.
+fn reset_steps(tx: &Tx<'_>, task: &str, steps: &[(String, StepState)]) -> rusqlite::Result<()> {
+    let kept: Vec<&str> = steps.iter().map(|(id, _)| id.as_str()).collect();
+    let mut ids = tx.prepare_cached("SELECT id FROM steps WHERE task_id = ?1")?;
+    let stale: Vec<String> = ids
+        .query_map([task], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|id| !kept.contains(&id.as_str()))
+        .collect();
+    for id in stale {
+        tx.prepare_cached("DELETE FROM steps WHERE task_id = ?1 AND id = ?2")?.execute([task, &id])?;
+    }
+    for (id, state) in steps {
+        tx.prepare_cached("UPDATE steps SET state = ?3 WHERE task_id = ?1 AND id = ?2")?.execute([
+            task,
+            id,
+            state.as_str(),
+        ])?;
+    }
+    Ok(())
+}
+
+/// A task's steps in order.
+fn load_steps(
+    conn: &Connection,
+    id: &str,
+    db: &impl Fn(rusqlite::Error) -> StoreError,
+) -> Result<Vec<StepRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, idx, kind, description, state, attempts FROM steps WHERE task_id = ?1 ORDER BY idx")
+        .map_err(db)?;
+    let rows = stmt
+        .query_map([id], |r| {
+            let state: String = r.get(4)?;
+            Ok(state.parse().map_err(|e| corrupt("a step state", e)).map(|state| StepRecord {
+                id: r.get(0).unwrap_or_default(),
+                index: r.get(1).unwrap_or_default(),
+                kind: r.get(2).unwrap_or_default(),
+                description: r.get(3).unwrap_or_default(),
+                state,
+                attempts: r.get(5).unwrap_or_default(),
+            }))
+        })
+        .map_err(db)?;
+    flatten(rows, db)
+}
+
+/// A task's transitions in order, those set aside included.
+fn load_history(
+    conn: &Connection,
+    id: &str,
+    db: &impl Fn(rusqlite::Error) -> StoreError,
+) -> Result<Vec<Transition>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, step, message, from_state, to_state, actor, at_ms, comment, superseded_by FROM events
+             WHERE task_id = ?1 AND seq IS NOT NULL ORDER BY seq",
+        )
+        .map_err(db)?;
+    flatten(stmt.query_map([id], transition_from_row).map_err(db)?, db)
 }
 
 impl Store for SqliteStore {
@@ -587,40 +744,12 @@ impl Store for SqliteStore {
 
     fn steps(&self, id: &str) -> Result<Vec<StepRecord>, StoreError> {
         let db = self.db();
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, idx, kind, description, state, attempts FROM steps WHERE task_id = ?1 ORDER BY idx",
-                )
-                .map_err(&db)?;
-            let rows = stmt
-                .query_map([id], |r| {
-                    let state: String = r.get(4)?;
-                    Ok(state.parse().map_err(|e| corrupt("a step state", e)).map(|state| StepRecord {
-                        id: r.get(0).unwrap_or_default(),
-                        index: r.get(1).unwrap_or_default(),
-                        kind: r.get(2).unwrap_or_default(),
-                        description: r.get(3).unwrap_or_default(),
-                        state,
-                        attempts: r.get(5).unwrap_or_default(),
-                    }))
-                })
-                .map_err(&db)?;
-            flatten(rows, &db)
-        })
+        self.read(|conn| load_steps(conn, id, &db))
     }
 
     fn history(&self, id: &str) -> Result<Vec<Transition>, StoreError> {
         let db = self.db();
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT seq, step, message, from_state, to_state, actor, at_ms, comment FROM events
-                     WHERE task_id = ?1 AND seq IS NOT NULL ORDER BY seq",
-                )
-                .map_err(&db)?;
-            flatten(stmt.query_map([id], transition_from_row).map_err(&db)?, &db)
-        })
+        self.read(|conn| load_history(conn, id, &db))
     }
 
     fn journal(&self, task: &str) -> Result<Vec<JournalEntry>, StoreError> {
@@ -699,6 +828,7 @@ impl Store for SqliteStore {
                 message,
                 comment,
                 at_ms: 0,
+                superseded_by: None,
             };
             let mut transitions = vec![transition];
             // A rejected task's step in progress fails with it, as the engine
@@ -714,12 +844,81 @@ impl Store for SqliteStore {
                     message: "rejected by a person".into(),
                     comment: None,
                     at_ms: 0,
+                    superseded_by: None,
                 });
             }
             let meta = TaskMeta { escalation: None, ..record.meta };
             let commit = Commit { transitions, meta: Some(meta), last_error: Some(error), ..Commit::default() };
             write_commit(tx, task, None, &commit, &db)?;
             Ok(to)
+        })
+    }
+
+    fn retry(&self, task: &str, request: &RetryRequest) -> Result<TaskState, StoreError> {
+        let db = self.db();
+        self.write(|tx| {
+            let record = load_task(tx, task, &db)?;
+            let history = load_history(tx, task, &db)?;
+            let live: Vec<Transition> = history.into_iter().filter(|t| t.superseded_by.is_none()).collect();
+            let plan = task_retry::plan(task, record.state, &live, request)
+                .map_err(|reason| StoreError::CannotRetry { task: task.to_owned(), reason })?;
+            let seq = record.seq + 1;
+            tx.prepare_cached(
+                "UPDATE events SET superseded_by = ?3
+                 WHERE task_id = ?1 AND seq IS NOT NULL AND seq > ?2 AND superseded_by IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![task, plan.cut as i64, seq as i64]))
+            .map_err(&db)?;
+            if let Some(from) = plan.journal_from {
+                // The worktree's starting point is the task's, whatever is retried.
+                tx.prepare_cached(
+                    "UPDATE journal SET superseded_by = ?3 WHERE task_id = ?1 AND superseded_by IS NULL
+                     AND COALESCE(at_seq, 0) >= ?2 AND key <> 'workspace/base'",
+                )
+                .and_then(|mut s| s.execute(params![task, from as i64, seq as i64]))
+                .map_err(&db)?;
+            }
+            // Steps go back to their states at the point retried from (the
+            // walk removes those it no longer has when it gets there).
+            let mut states: BTreeMap<&str, StepState> = BTreeMap::new();
+            for t in live.iter().take_while(|t| t.seq <= plan.cut) {
+                if let Moved::Step { step, to, .. } = &t.moved {
+                    states.insert(step, *to);
+                }
+            }
+            let steps: Vec<(String, StepState)> = load_steps(tx, task, &db)?
+                .into_iter()
+                .map(|s| {
+                    let state = states.get(s.id.as_str()).copied().unwrap_or(StepState::Pending);
+                    (s.id, state)
+                })
+                .collect();
+            reset_steps(tx, task, &steps).map_err(&db)?;
+            record
+                .state
+                .check_retry(plan.to)
+                .map_err(|source| StoreError::Illegal { task: task.to_owned(), source })?;
+            let transition = Transition {
+                seq,
+                moved: Moved::Task { from: record.state, to: plan.to },
+                actor: "human".into(),
+                message: match &request.comment {
+                    Some(c) => format!("{} (comment: {c})", plan.message),
+                    None => plan.message.clone(),
+                },
+                comment: request.comment.clone(),
+                at_ms: now_ms(),
+                superseded_by: None,
+            };
+            let meta = TaskMeta { escalation: None, concerns: Vec::new(), ..record.meta };
+            insert_event(tx, None, task, &transition_event(&transition), Some(&transition), transition.at_ms)
+                .map_err(&db)?;
+            tx.prepare_cached(
+                "UPDATE tasks SET state = ?2, seq = ?3, updated_ms = ?4, meta = ?5, last_error = NULL WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![task, plan.to.as_str(), seq as i64, transition.at_ms, json(&meta)]))
+            .map_err(&db)?;
+            Ok(plan.to)
         })
     }
 
@@ -790,11 +989,13 @@ impl Store for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT task_id, run_id, kind, key, plugin, model, input_tokens, output_tokens, cost_usd,
-                            duration_ms, at_ms FROM journal ORDER BY id",
+                            duration_ms, at_ms, status, repeated_calls, repeated_input_tokens, repeated_output_tokens,
+                            repeated_cost_usd, superseded_by FROM journal ORDER BY id",
                 )
                 .map_err(&db)?;
             let rows = stmt
                 .query_map([], |r| {
+                    let status: String = r.get(11)?;
                     Ok(CallCost {
                         task: r.get(0)?,
                         run: r.get(1)?,
@@ -807,6 +1008,14 @@ impl Store for SqliteStore {
                         cost_usd: r.get(8)?,
                         duration_ms: r.get::<_, i64>(9)? as u64,
                         at_ms: r.get(10)?,
+                        status: parse_name(&status).unwrap_or(CallStatus::Done),
+                        repeated: Repeated {
+                            calls: r.get(12)?,
+                            input_tokens: r.get::<_, i64>(13)? as u64,
+                            output_tokens: r.get::<_, i64>(14)? as u64,
+                            cost_usd: r.get(15)?,
+                        },
+                        superseded_by: r.get::<_, Option<i64>>(16)?.map(|n| n as u64),
                     })
                 })
                 .map_err(&db)?;
@@ -814,11 +1023,22 @@ impl Store for SqliteStore {
         })
     }
 
-    fn run_cost(&self, run: i64) -> Result<f64, StoreError> {
+    fn run_cost(&self, run: i64) -> Result<RunCost, StoreError> {
         let db = self.db();
         self.read(|conn| {
-            conn.query_row("SELECT COALESCE(SUM(cost_usd), 0) FROM journal WHERE run_id = ?1", [run], |r| r.get(0))
-                .map_err(&db)
+            conn.query_row(
+                "SELECT COALESCE(SUM(cost_usd), 0), COALESCE(SUM(repeated_calls), 0), COALESCE(SUM(repeated_cost_usd), 0)
+                 FROM journal WHERE run_id = ?1 AND status = 'done'",
+                [run],
+                |r| {
+                    Ok(RunCost {
+                        journaled_usd: r.get(0)?,
+                        repeated_calls: r.get::<_, i64>(1)? as u64,
+                        repeated_usd: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(&db)
         })
     }
 
@@ -826,16 +1046,30 @@ impl Store for SqliteStore {
         let db = self.db();
         self.read(|conn| {
             let mut totals = Totals::default();
-            let mut stmt =
-                conn.prepare_cached("SELECT state, COUNT(*), SUM(cost_usd) FROM tasks GROUP BY state").map_err(&db)?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT state, COUNT(*), SUM(cost_usd), SUM(repeated_calls), SUM(repeated_cost_usd)
+                     FROM tasks GROUP BY state",
+                )
+                .map_err(&db)?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, f64>(2)?)))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, f64>(2)?,
+                        r.get::<_, i64>(3)? as u64,
+                        r.get::<_, f64>(4)?,
+                    ))
+                })
                 .map_err(&db)?;
             for row in rows {
-                let (state, count, cost) = row.map_err(&db)?;
+                let (state, count, cost, repeated_calls, repeated_cost) = row.map_err(&db)?;
                 let parsed: TaskState = state.parse().map_err(|e| corrupt("a task state", e))?;
                 totals.tasks += count;
                 totals.cost_usd += cost;
+                totals.repeated_calls += repeated_calls;
+                totals.repeated_cost_usd += repeated_cost;
                 totals.active += if parsed.is_active() { count } else { 0 };
                 totals.awaiting_human += if parsed == TaskState::AwaitingHuman { count } else { 0 };
                 totals.by_state.insert(state, count);
@@ -860,8 +1094,8 @@ impl Store for SqliteStore {
             }
             tx.execute("DELETE FROM events WHERE task_id = ?1", [id]).map_err(&db)?;
             tx.execute(
-                "INSERT INTO tasks (id, position, spec, state, seq, created_ms, updated_ms, cost_usd, last_error, meta)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO tasks (id, position, spec, state, seq, created_ms, updated_ms, cost_usd, last_error, meta,
+                 repeated_calls, repeated_cost_usd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     id,
                     task.position,
@@ -872,7 +1106,9 @@ impl Store for SqliteStore {
                     task.updated_ms,
                     task.cost_usd,
                     task.last_error,
-                    json(&task.meta)
+                    json(&task.meta),
+                    task.repeated_calls as i64,
+                    task.repeated_cost_usd
                 ],
             )
             .map_err(&db)?;

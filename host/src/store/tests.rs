@@ -20,20 +20,18 @@ fn task_move(seq: u64, from: TaskState, to: TaskState) -> Transition {
         message: format!("{from} -> {to}"),
         comment: None,
         at_ms: 0,
+        superseded_by: None,
     }
 }
 
 fn entry(key: &str, cost: f64) -> JournalEntry {
     JournalEntry {
-        key: key.into(),
-        kind: "completion".into(),
-        plugin: "openai 0.1.0".into(),
         model: Some("gpt".into()),
-        result: serde_json::json!({"text": "hello"}),
         input_tokens: 10,
         output_tokens: 5,
         cost_usd: cost,
         duration_ms: 3,
+        ..JournalEntry::done(key.into(), "completion", "openai 0.1.0".into(), serde_json::json!({"text": "hello"}))
     }
 }
 
