@@ -126,7 +126,7 @@ pub fn plan(task: &str, state: TaskState, live: &[Transition], request: &RetryRe
         })
         .unwrap_or(TaskState::New);
     let allowance = if allowance { ALLOWANCE } else { "" };
-    let message = format!("{RETRIED_FROM}{}{allowance} by {}", request.from.name(), request.who);
+    let message = format!("{RETRIED_FROM}{} by {}{allowance}", request.from.name(), request.who);
     Ok(RetryPlan { cut, journal_from, to, message })
 }
 

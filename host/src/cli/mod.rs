@@ -10,6 +10,7 @@ mod log;
 mod output;
 mod plugin;
 mod progress;
+mod retry;
 mod review;
 mod run;
 mod scaffold;
@@ -66,6 +67,8 @@ enum Command {
     Review(JsonFlag),
     /// Show one task, or approve or reject a task that waits for a person.
     Task(task::TaskArgs),
+    /// Put a FAILED (or AWAITING_HUMAN) task back into the pipeline.
+    Retry(retry::RetryArgs),
     /// The tasks being worked on.
     Active(JsonFlag),
     /// The tasks in the store, optionally only those in some states.
@@ -156,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Summary(flag) => status::summary(globals, flag.json),
         Command::Review(flag) => review::review(globals, flag.json),
         Command::Task(args) => task::task(args, globals),
+        Command::Retry(args) => retry::retry(args, globals),
         Command::Active(flag) => status::active(globals, flag.json),
         Command::List(args) => status::list(args, globals),
         Command::Log(args) => log::log(args, globals).await,

@@ -30,6 +30,8 @@ struct Summary {
     active: u64,
     awaiting_human: u64,
     cost_usd: f64,
+    repeated_calls: u64,
+    repeated_cost_usd: f64,
     last_run: Option<RunRecord>,
 }
 
@@ -72,6 +74,8 @@ pub fn summary(globals: &Globals, json: bool) -> anyhow::Result<ExitCode> {
             active: totals.active,
             awaiting_human: totals.awaiting_human,
             cost_usd: totals.cost_usd,
+            repeated_calls: totals.repeated_calls,
+            repeated_cost_usd: totals.repeated_cost_usd,
             last_run,
         })?;
         return Ok(ExitCode::SUCCESS);
@@ -83,6 +87,13 @@ pub fn summary(globals: &Globals, json: bool) -> anyhow::Result<ExitCode> {
         paint(&totals.awaiting_human.to_string(), if totals.awaiting_human > 0 { Tone::Attention } else { Tone::Dim }),
         usd(totals.cost_usd)
     );
+    if totals.repeated_calls > 0 {
+        println!(
+            "  repeated after interruption: {} calls, {} (estimated, on top of what was spent)",
+            totals.repeated_calls,
+            usd(totals.repeated_cost_usd)
+        );
+    }
     for state in TaskState::ALL {
         if let Some(count) = totals.by_state.get(state.as_str()) {
             println!("  {}  {count}", paint(&format!("{:<15}", state.as_str()), state_tone(state)));

@@ -1,8 +1,9 @@
-//! `orch task ID [--approve|--reject [--comment TEXT]] [--json]` and
+//! `orch task ID [--approve|--reject|--retry [--comment TEXT]] [--json]` and
 //! `orch import FILE`: everything about one task (goal, state history, plan
 //! and steps, model choices, attempts, review concerns, gate results, every
-//! call and its cost, branch and worktree), a person's decision on a waiting
-//! task, and restoring an exported task.
+//! call and its cost, what was repeated after a kill or set aside by a
+//! retry, branch and worktree), a person's decision on a waiting task or a
+//! retry of a stopped one, and restoring an exported task.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,12 +11,13 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Args};
 
 use super::output::{Tone, paint, print_json, rounds, state_tone, table, usd};
+use super::retry::{RetryHow, Stage, retry_one};
 use super::{Globals, UsageError};
 use crate::journal::{CheckRecord, CompletionRecord, KeySite};
-use crate::store::{HumanDecision, JournalEntry, Moved, Store, TaskExport, render_iso};
+use crate::store::{CallStatus, HumanDecision, JournalEntry, Moved, Store, TaskExport, render_iso};
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("decision").args(["approve", "reject"])))]
+#[command(group(ArgGroup::new("decision").args(["approve", "reject", "retry"])))]
 pub struct TaskArgs {
     /// The task id.
     id: String,
@@ -25,6 +27,12 @@ pub struct TaskArgs {
     /// Fail a task that waits for a person.
     #[arg(long)]
     reject: bool,
+    /// Put a FAILED (or AWAITING_HUMAN) task back into the pipeline, as `orch retry ID` does.
+    #[arg(long)]
+    retry: bool,
+    /// With --retry: go back to this stage's start (default: just before the task stopped).
+    #[arg(long, value_enum, value_name = "STAGE", requires = "retry")]
+    from_stage: Option<Stage>,
     /// A comment for the decision; it reaches the next prompt.
     #[arg(long, value_name = "TEXT", requires = "decision")]
     comment: Option<String>,
@@ -45,6 +53,12 @@ impl TaskArgs {
 }
 
 pub fn task(args: TaskArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
+    if args.retry {
+        let config = globals.config()?;
+        let how = RetryHow { from_stage: args.from_stage, comment: args.comment };
+        retry_one(&globals.write_store(&config)?, &args.id, &how)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(decision) = args.decision() {
         let config = globals.config()?;
         let store = globals.write_store(&config)?;
@@ -78,6 +92,13 @@ fn describe(export: &TaskExport) -> String {
         usd(task.cost_usd),
         task.spec.goal
     );
+    if task.repeated_calls > 0 {
+        out.push_str(&format!(
+            "repeated after interruption: {} calls, {} (estimated, on top of the cost above)\n",
+            task.repeated_calls,
+            usd(task.repeated_cost_usd)
+        ));
+    }
     if let Some(escalation) = &task.meta.escalation {
         out.push_str(&format!(
             "{} ({}): {}\n",
@@ -131,7 +152,8 @@ fn describe(export: &TaskExport) -> String {
     let calls: Vec<Vec<String>> = export.journal.iter().filter(|e| e.kind == "completion").map(call_row).collect();
     if !calls.is_empty() {
         out.push_str(&heading("calls"));
-        out.push_str(&indent(&table(&["ROLE", "STEP", "ROUND", "MODEL", "TOKENS IN/OUT", "COST", "TIME"], &calls)));
+        let columns = ["ROLE", "STEP", "ROUND", "MODEL", "TOKENS IN/OUT", "COST", "TIME", "NOTE"];
+        out.push_str(&indent(&table(&columns, &calls)));
     }
     out.push_str(&heading("history"));
     for t in &export.history {
@@ -139,8 +161,12 @@ fn describe(export: &TaskExport) -> String {
             Moved::Task { from, to } => format!("{from} -> {to}"),
             Moved::Step { step, from, to } => format!("step {step}: {from} -> {to}"),
         };
-        let comment = t.comment.as_deref().map(|c| format!(" (comment: {c})")).unwrap_or_default();
-        out.push_str(&format!("  {} {what:<40} {}{comment}\n", render_iso(t.at_ms), t.message));
+        let comment = match &t.comment {
+            Some(c) if !t.message.contains(c.as_str()) => format!(" (comment: {c})"),
+            _ => String::new(),
+        };
+        let aside = t.superseded_by.map(|r| format!(" [set aside by the retry at #{r}]")).unwrap_or_default();
+        out.push_str(&format!("  {} #{:<3} {what:<40} {}{comment}{aside}\n", render_iso(t.at_ms), t.seq, t.message));
     }
     out
 }
@@ -151,14 +177,34 @@ fn gate_lines(entry: &JournalEntry) -> Option<String> {
     let site = KeySite::parse(&entry.key);
     let (gate, round) = (site.role, site.round);
     let verdict = if check.passed { paint("passed", Tone::Good) } else { paint("failed", Tone::Bad) };
-    let mut out = format!("  {gate} (round {round}): {verdict}: {}\n", check.summary);
+    let note = call_note(entry);
+    let note = if note.is_empty() { note } else { format!(" ({note})") };
+    let mut out = format!("  {gate} (round {round}): {verdict}: {}{note}\n", check.summary);
     for finding in &check.findings {
         out.push_str(&format!("    - {}\n", finding.render()));
     }
     Some(out)
 }
 
-/// One completion as a row: role, step, round, model, tokens, cost, time.
+/// What became of a call besides its result: in flight, given up, repeated
+/// after a kill, set aside by a retry.
+fn call_note(entry: &JournalEntry) -> String {
+    let mut notes = Vec::new();
+    match entry.status {
+        CallStatus::Pending => notes.push("in flight when a run stopped: outcome unknown".to_owned()),
+        CallStatus::Failed => notes.push("gave up".to_owned()),
+        CallStatus::Done => {}
+    }
+    if entry.repeated.calls > 0 {
+        notes.push(format!("repeated {}x after interruption, ~{}", entry.repeated.calls, usd(entry.repeated.cost_usd)));
+    }
+    if let Some(retry) = entry.superseded_by {
+        notes.push(format!("set aside by the retry at #{retry}"));
+    }
+    notes.join("; ")
+}
+
+/// One completion as a row: role, step, round, model, tokens, cost, time, note.
 fn call_row(entry: &JournalEntry) -> Vec<String> {
     let site = KeySite::parse(&entry.key);
     let model = CompletionRecord::from_entry(entry)
@@ -172,6 +218,7 @@ fn call_row(entry: &JournalEntry) -> Vec<String> {
         format!("{}/{}", entry.input_tokens, entry.output_tokens),
         usd(entry.cost_usd),
         format!("{:.1} s", entry.duration_ms as f64 / 1000.0),
+        call_note(entry),
     ]
 }
 

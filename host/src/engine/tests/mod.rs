@@ -12,7 +12,7 @@ use crate::sandbox::{
     Severity, StopReason, Usage,
 };
 use crate::state::StepState;
-use crate::store::{HumanDecision, SqliteStore, Synchronous};
+use crate::store::{CallStatus, HumanDecision, SqliteStore, Synchronous};
 use crate::tasks::TaskSpec;
 
 type Reply = Box<dyn Fn(&str, &CompletionRequest, usize) -> Result<String, CallError> + Send + Sync>;
@@ -23,6 +23,8 @@ type Gate = Box<dyn Fn(&CheckRequest, usize) -> CheckResult + Send + Sync>;
 struct Fake {
     reply: Reply,
     gate: Gate,
+    /// Routing the code reviewer fails (as a router that panics does) while set.
+    broken_router: std::sync::atomic::AtomicBool,
     calls: AtomicUsize,
     requests: Mutex<Vec<(String, String, CompletionRequest)>>,
     hang_after: Option<usize>,
@@ -37,6 +39,7 @@ impl Fake {
         Self {
             reply: Box::new(reply),
             gate: Box::new(|_, _| CheckResult { passed: true, summary: "ok".into(), findings: vec![] }),
+            broken_router: Default::default(),
             calls: AtomicUsize::new(0),
             requests: Mutex::default(),
             hang_after: None,
@@ -81,6 +84,10 @@ fn role_of(request: &CompletionRequest) -> &'static str {
 impl Plugins for Fake {
     async fn route(&self, request: &RouteRequest) -> Result<Served<RouteDecision>, CallError> {
         let role = super::task_run::role_name(request.role);
+        if role == "code_reviewer" && self.broken_router.load(Ordering::SeqCst) {
+            let trap = "plugin `router-rules` 0.1.0 trapped: wasm `unreachable` instruction executed (it panicked)";
+            return Err(CallError::new(ErrorKind::Fatal, trap));
+        }
         Ok(Served {
             value: RouteDecision {
                 provider: "fake".into(),
@@ -427,23 +434,35 @@ async fn tasks_run_concurrently_up_to_the_limit() {
 #[tokio::test]
 async fn an_interrupted_run_resumes_without_repeating_journaled_calls() {
     // The uninterrupted reference.
-    let reference = Harness::new(&[spec("a", &[])]);
+    let mut reference = Harness::new(&[spec("a", &[])]);
+    priced(&mut reference);
     let fake = Arc::new(Fake::new(happy));
     reference.run(&fake, &["a"], 1).await;
     let total = fake.calls();
+    let cost = reference.store.task("a").unwrap().cost_usd;
 
     for cut in 1..total {
-        let h = Harness::new(&[spec("a", &[])]);
+        let mut h = Harness::new(&[spec("a", &[])]);
+        priced(&mut h);
         // The first run hangs on call `cut` and is abandoned, as if killed.
         let hanging = Arc::new(Fake { hang_after: Some(cut), ..Fake::new(happy) });
         let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;
         assert!(abandoned.is_err(), "the run was cut at call {cut}");
+        let in_flight: Vec<_> =
+            h.store.journal("a").unwrap().into_iter().filter(|e| e.status == CallStatus::Pending).collect();
+        assert_eq!(in_flight.len(), 1, "cut at {cut}: the call in flight is on record");
         let resumed = Arc::new(Fake::new(happy));
         let report = h.run(&resumed, &["a"], 1).await;
         assert_eq!(report.tasks[0].state, TaskState::Done, "cut at {cut}: {report:?}");
         assert_eq!(cut + resumed.calls(), total, "cut at {cut}: only the call in flight is made again");
         assert_eq!(h.states("a"), reference.states("a"), "cut at {cut}");
         assert_eq!(h.store.journal("a").unwrap().len(), reference.store.journal("a").unwrap().len());
+        // The repeated start is counted and priced like the call that answered (a gate costs nothing).
+        let task = h.store.task("a").unwrap();
+        let lost = if in_flight[0].kind == "check" { 0.0 } else { 0.125 };
+        assert_eq!((task.cost_usd, task.repeated_calls, task.repeated_cost_usd), (cost, 1, lost), "cut at {cut}");
+        let entry = h.store.journal("a").unwrap().into_iter().find(|e| e.key == in_flight[0].key).unwrap();
+        assert_eq!((entry.status, entry.starts, entry.repeated.calls), (CallStatus::Done, 2, 1), "cut at {cut}");
     }
 }
 
@@ -730,3 +749,5 @@ async fn a_warning_keeps_a_task_from_done_unless_passing_is_enough() {
     assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
     assert!(fake.prompts("implementer").iter().all(|p| !p.contains("fix-1")), "passing was enough");
 }
+
+mod retry;
