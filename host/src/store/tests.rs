@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::state::{StepState, TaskState};
+use crate::task_retry::{RetryFrom, RetryRequest};
 use crate::tasks::TaskSpec;
 
 fn spec(id: &str) -> TaskSpec {
@@ -310,4 +311,189 @@ fn missing_empty_and_foreign_files_are_told_apart_without_writing_to_them() {
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
     SqliteStore::open(&empty, Synchronous::Normal).expect("an empty file is a store being created");
+}
+
+#[test]
+fn a_call_is_pending_until_its_result_replaces_it_and_repeated_starts_are_priced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store.add_tasks(&[spec("a")]).unwrap();
+    let pending = |starts| JournalEntry::pending("k".into(), "completion", "openai".into(), Some("gpt".into()), starts);
+    let write = |entry: JournalEntry| store.commit("a", Some(1), Commit { journal: vec![entry], ..Commit::default() });
+    write(pending(1)).unwrap();
+    let rows = store.journal("a").unwrap();
+    assert_eq!((rows.len(), rows[0].status, rows[0].starts), (1, CallStatus::Pending, 1));
+    // A killed run left it in flight: the next run starts it again.
+    write(pending(2)).unwrap();
+    assert_eq!(store.journal("a").unwrap()[0].starts, 2);
+    let done = JournalEntry { starts: 2, repeated: Repeated::estimate(1, 10, 5, 0.5), ..entry("k", 0.5) };
+    write(done.clone()).unwrap();
+    let rows = store.journal("a").unwrap();
+    assert_eq!(rows.len(), 1, "the result replaced the pending row");
+    assert_eq!(
+        (rows[0].status, rows[0].result["text"].as_str(), rows[0].repeated.calls),
+        (CallStatus::Done, Some("hello"), 1)
+    );
+    let task = store.task("a").unwrap();
+    assert_eq!((task.cost_usd, task.repeated_calls, task.repeated_cost_usd), (0.5, 1, 0.5));
+    // A result is never replaced, nor counted twice; a late pending row does not reopen it.
+    write(JournalEntry { cost_usd: 9.0, ..done }).unwrap();
+    write(pending(3)).unwrap();
+    let task = store.task("a").unwrap();
+    assert_eq!((task.cost_usd, task.repeated_calls), (0.5, 1));
+    assert_eq!(store.journal("a").unwrap()[0].status, CallStatus::Done);
+    let run = store.run_cost(1).unwrap();
+    assert_eq!((run.journaled_usd, run.repeated_calls, run.repeated_usd, run.total_usd()), (0.5, 1, 0.5, 1.0));
+    // A call that gave up is marked so; its key can be started again.
+    write(JournalEntry::pending("g".into(), "check", "lint".into(), None, 1)).unwrap();
+    write(JournalEntry {
+        status: CallStatus::Failed,
+        ..JournalEntry::pending("g".into(), "check", "lint".into(), None, 1)
+    })
+    .unwrap();
+    assert_eq!(store.journal("a").unwrap()[1].status, CallStatus::Failed);
+    let calls = store.calls().unwrap();
+    assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [CallStatus::Done, CallStatus::Failed]);
+    assert_eq!(calls[0].repeated.calls, 1);
+}
+
+/// Task `a` planned, implementing step s1 with its reply journaled, then failed.
+fn failed_in_step(store: &SqliteStore) {
+    store.add_tasks(&[spec("a")]).unwrap();
+    let step = StepRecord {
+        id: "s1".into(),
+        index: 0,
+        kind: "implementation".into(),
+        description: "do".into(),
+        state: StepState::Pending,
+        attempts: 0,
+    };
+    let step_move = |seq, from, to| Transition {
+        moved: Moved::Step { step: "s1".into(), from, to },
+        ..task_move(seq, TaskState::New, TaskState::New)
+    };
+    let journaled = |key: &str, at_seq| JournalEntry { at_seq: Some(at_seq), ..entry(key, 0.25) };
+    let commits = [
+        Commit {
+            transitions: vec![task_move(1, TaskState::New, TaskState::Planning)],
+            journal: vec![journaled("plan", 1)],
+            ..Commit::default()
+        },
+        Commit {
+            transitions: vec![
+                task_move(2, TaskState::Planning, TaskState::PlanReview),
+                task_move(3, TaskState::PlanReview, TaskState::PlanApproved),
+            ],
+            new_steps: vec![step],
+            ..Commit::default()
+        },
+        Commit {
+            transitions: vec![
+                task_move(4, TaskState::PlanApproved, TaskState::Implementing),
+                step_move(5, StepState::Pending, StepState::Implementing),
+            ],
+            journal: vec![journaled("workspace/base", 4), journaled("implement", 5)],
+            ..Commit::default()
+        },
+        Commit {
+            transitions: vec![
+                step_move(6, StepState::Implementing, StepState::Failed),
+                task_move(7, TaskState::Implementing, TaskState::Failed),
+            ],
+            last_error: Some(Some("the provider is down".into())),
+            ..Commit::default()
+        },
+    ];
+    for commit in commits {
+        store.commit("a", Some(1), commit).unwrap();
+    }
+}
+
+fn request(from: RetryFrom) -> RetryRequest {
+    RetryRequest { from, comment: Some("outage over".into()), who: "ana".into() }
+}
+
+#[test]
+fn a_retry_sets_aside_what_follows_its_point_and_keeps_everything_on_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    failed_in_step(&store);
+    assert_eq!(store.retry("a", &request(RetryFrom::Stop)).unwrap(), TaskState::Implementing);
+    let task = store.task("a").unwrap();
+    assert_eq!((task.state, task.seq, task.last_error.as_deref()), (TaskState::Implementing, 8, None));
+    let history = store.history("a").unwrap();
+    assert_eq!(history.iter().map(|t| t.superseded_by).collect::<Vec<_>>()[5..], [Some(8), Some(8), None]);
+    assert_eq!(history[7].comment.as_deref(), Some("outage over"));
+    assert!(history[7].message.starts_with("retried from where it stopped by ana"), "{}", history[7].message);
+    assert_eq!(store.steps("a").unwrap()[0].state, StepState::Implementing, "the step is back where it was");
+    assert!(store.journal("a").unwrap().iter().all(|e| e.superseded_by.is_none()), "every result is reused");
+    assert_eq!(store.task("a").unwrap().cost_usd, 0.75);
+
+    // The task goes on from there: the next transition follows the retry.
+    let step_move = Transition {
+        moved: Moved::Step { step: "s1".into(), from: StepState::Implementing, to: StepState::CodeReview },
+        ..task_move(9, TaskState::New, TaskState::New)
+    };
+    store.commit("a", Some(2), Commit { transitions: vec![step_move], ..Commit::default() }).unwrap();
+    let err = store.retry("a", &request(RetryFrom::Stop)).unwrap_err();
+    assert!(err.to_string().contains("task `a` is IMPLEMENTING: only FAILED or AWAITING_HUMAN"), "{err}");
+}
+
+#[test]
+fn a_retry_from_a_stage_sets_aside_its_journal_but_not_the_worktrees_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    failed_in_step(&store);
+    assert_eq!(store.retry("a", &request(RetryFrom::Implementing)).unwrap(), TaskState::Implementing);
+    let journal = store.journal("a").unwrap();
+    let aside: Vec<(&str, Option<u64>)> = journal.iter().map(|e| (e.key.as_str(), e.superseded_by)).collect();
+    assert_eq!(aside, [("plan", None), ("workspace/base", None), ("implement", Some(8))]);
+    assert_eq!(store.steps("a").unwrap()[0].state, StepState::Pending);
+    // The key is free again: a new call writes a new row beside the one set aside.
+    let again = JournalEntry { at_seq: Some(9), ..entry("implement", 0.25) };
+    store.commit("a", Some(2), Commit { journal: vec![again], ..Commit::default() }).unwrap();
+    assert_eq!(store.journal("a").unwrap().len(), 4);
+    assert_eq!(store.task("a").unwrap().cost_usd, 1.0, "money spent on what was set aside still counts");
+    // Exported and imported, nothing is lost.
+    let export = store.export_task("a").unwrap();
+    let copy = open(&tempfile::tempdir().unwrap());
+    copy.import_task(&TaskExport::from_json(&export.to_json()).unwrap()).unwrap();
+    assert_eq!(copy.export_task("a").unwrap(), export);
+
+    let never = store.retry("a", &request(RetryFrom::Gate));
+    assert!(never.is_err(), "the task is not stopped");
+    let fresh = open(&tempfile::tempdir().unwrap());
+    failed_in_step(&fresh);
+    let err = fresh.retry("a", &request(RetryFrom::Gate)).unwrap_err().to_string();
+    assert_eq!(err, "cannot retry task `a`: task `a` never reached QUALITY_GATE; retry it from an earlier stage");
+}
+
+#[test]
+fn a_schema_2_store_gets_each_journal_entry_placed_after_the_transitions_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orch.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(super::schema::MIGRATIONS[0]).unwrap();
+    conn.execute_batch(super::schema::MIGRATIONS[1]).unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 2;
+         INSERT INTO tasks (id, position, spec, state, seq, created_ms, updated_ms, cost_usd)
+           VALUES ('a', 0, '{\"id\":\"a\",\"goal\":\"g\"}', 'PLAN_REVIEW', 2, 1, 1, 0.5);
+         INSERT INTO events (task_id, seq, at_ms, category, status, message, from_state, to_state, actor)
+           VALUES ('a', 1, 100, 'task', 'info', '', 'NEW', 'PLANNING', 'engine'),
+                  ('a', 2, 200, 'task', 'info', '', 'PLANNING', 'PLAN_REVIEW', 'engine');
+         INSERT INTO journal (task_id, key, kind, plugin, result, text, input_tokens, output_tokens, cost_usd,
+                              duration_ms, at_ms)
+           VALUES ('a', 'plan', 'completion', 'p 1', '{}', 'the plan', 1, 1, 0.25, 1, 200),
+                  ('a', 'review', 'completion', 'p 1', '{}', 'ok', 1, 1, 0.25, 1, 300);",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, Synchronous::Normal).unwrap();
+    let journal = store.journal("a").unwrap();
+    assert_eq!(journal.iter().map(|e| e.at_seq).collect::<Vec<_>>(), [Some(1), Some(2)]);
+    assert!(journal.iter().all(|e| e.status == CallStatus::Done && e.starts == 1));
+    assert_eq!(journal[0].result["text"], "the plan");
+    let task = store.task("a").unwrap();
+    assert_eq!((task.cost_usd, task.repeated_calls), (0.5, 0));
 }
