@@ -90,12 +90,13 @@ pub fn completion_key(site: CallSite<'_>, request: &CompletionRequest) -> String
 /// The hash of what a gate judges: the tree of the task's branch (empty
 /// without a workspace), the gate's identity and configuration, and the
 /// request. An unchanged hash means the gate's recorded result still holds.
+/// Where the worktree lies is left out: the same change judged in another
+/// checkout (another machine) has the same key.
 pub fn check_inputs(request: &CheckRequest, tree: &str, gate: &str) -> String {
     let mut h = FieldHasher::default();
     h.field(tree)
         .field(gate)
         .field(&request.task.id)
-        .field(&request.workspace)
         .field(request.changed_files.join("\n"))
         .field(&request.diff)
         .field(&request.change_size);
@@ -375,6 +376,8 @@ mod tests {
         assert_ne!(base, check_inputs(&request, "tree-2", "sha command 0.1.0 {\"checks\":\"pytest\"}"));
         assert_ne!(base, check_inputs(&request, "tree-1", "sha command 0.1.0 {\"checks\":\"pytest -x\"}"));
         assert_ne!(base, check_inputs(&request, "tree-1", "other-sha command 0.1.1 {\"checks\":\"pytest\"}"));
+        let elsewhere = CheckRequest { workspace: "/other/machine/t".into(), ..request.clone() };
+        assert_eq!(base, check_inputs(&elsewhere, "tree-1", "sha command 0.1.0 {\"checks\":\"pytest\"}"));
         let site = CallSite { role: "tests", step: None, round: 1, attempt: 1 };
         assert_eq!(check_key(site, &base), format!("check/tests/-/1.1/{base}"));
         let read = KeySite::parse("completion/implementer/step-2/3.1/abc");

@@ -317,6 +317,12 @@ impl Runtime {
             message: format!("its exports do not match orch:plugin@{}: {e:#}", identity::API_VERSION),
         })?;
 
+        if !spec.grants.http.is_empty() {
+            // Made now, not on the first call: a call's `pending` row is
+            // written just before it starts, and the time from there to the
+            // request leaving should be as short as it can be.
+            self.services.http_client();
+        }
         let source = spec.source.describe();
         let limits = spec.limits(identity.world);
         let prepared = Prepared {

@@ -9,12 +9,16 @@
 //!
 //! Every git process runs through `tokio::process` and every file operation
 //! on a blocking thread, so a slow git never stalls the async executor (and
-//! with it the store writes of every other task).
+//! with it the store writes of every other task). A git killed with orch (a
+//! kill of its process group) can leave a lock file or a half-made worktree
+//! behind: a lock that outlives [`STALE_LOCK_AFTER`] is taken as such and
+//! removed, and a worktree git no longer knows is made again.
 
 pub mod edits;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::process::Command;
 
@@ -31,25 +35,60 @@ pub enum WorkspaceError {
     Git { args: String, dir: PathBuf, message: String },
 }
 
+/// How old a git lock file must be before it is taken as left by a killed
+/// git (a live one holds it for milliseconds).
+pub const STALE_LOCK_AFTER: Duration = Duration::from_secs(2);
+
+/// How long a git command waits in all for locks held by another git.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs git in `dir` with `env` set; its standard output, trimmed at the end.
+/// A lock held by another git is waited for; one left by a killed git is removed.
 async fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, WorkspaceError> {
     let failed = |message: String| WorkspaceError::Git { args: args.join(" "), dir: dir.to_owned(), message };
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        // Commits must not depend on the user's git identity or hooks.
-        .args(["-c", "user.name=orch", "-c", "user.email=orch@localhost", "-c", "core.hooksPath=/dev/null"])
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .envs(env.iter().copied())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| failed(format!("cannot run git: {e}")))?;
-    if !output.status.success() {
-        return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+    let mut waited = Duration::ZERO;
+    loop {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            // Commits must not depend on the user's git identity or hooks.
+            .args(["-c", "user.name=orch", "-c", "user.email=orch@localhost", "-c", "core.hooksPath=/dev/null"])
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .envs(env.iter().copied())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| failed(format!("cannot run git: {e}")))?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        match held_lock(&stderr) {
+            Some(lock) if waited < LOCK_WAIT => {
+                // Gone already (its git finished): try again at once.
+                let age = std::fs::metadata(lock)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .map(|at| SystemTime::now().duration_since(at).unwrap_or_default());
+                if age.is_some_and(|age| age >= STALE_LOCK_AFTER) && std::fs::remove_file(lock).is_ok() {
+                    tracing::warn!("removed {lock}, left by a git process that was killed");
+                } else if age.is_some() {
+                    let pause = Duration::from_millis(50);
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                }
+            }
+            _ => return Err(failed(stderr)),
+        }
     }
-    Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned())
+}
+
+/// The lock file git says it could not create because it exists, if that
+/// is why it failed (only a lock inside a `.git` directory).
+fn held_lock(stderr: &str) -> Option<&str> {
+    let path = stderr.split("Unable to create '").nth(1)?.split("': File exists").next()?;
+    (path.ends_with(".lock") && path.contains("/.git/")).then_some(path)
 }
 
 /// Runs git in `dir`; its standard output, trimmed at the end.
@@ -97,7 +136,17 @@ impl Workspaces {
         let branch = Self::branch(task);
         let _turn = self.registry.lock().await;
         if tokio::fs::try_exists(path.join(".git")).await.unwrap_or(false) {
-            return Ok(Worktree { path, branch });
+            if git(&path, &["rev-parse", "--git-dir"]).await.is_ok() {
+                return Ok(Worktree { path, branch });
+            }
+            // Half made by a killed `git worktree add`: nothing in it is
+            // committed, so it is made again.
+            tracing::warn!("worktree {} is broken (a git was killed making it); making it again", path.display());
+            tokio::fs::remove_dir_all(&path).await.map_err(|e| WorkspaceError::Git {
+                args: "worktree add".into(),
+                dir: path.clone(),
+                message: format!("cannot remove the broken worktree: {e}"),
+            })?;
         }
         tokio::fs::create_dir_all(&self.dir).await.map_err(|e| WorkspaceError::Git {
             args: "worktree add".into(),

@@ -234,3 +234,37 @@ async fn tasks_set_up_their_worktrees_at_once_without_tripping_over_each_other()
         assert_eq!(git(workspaces.repo(), &["show", &format!("orch/task-{i}:x.py")]).await.unwrap(), i.to_string());
     }
 }
+
+#[tokio::test]
+async fn what_a_killed_git_leaves_behind_does_not_stop_the_next_one() {
+    let (_dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
+    let gitdir = PathBuf::from(git(&tree.path, &["rev-parse", "--absolute-git-dir"]).await.unwrap());
+    // A lock left by a git killed long enough ago is removed.
+    let lock = gitdir.join("index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let old = SystemTime::now() - STALE_LOCK_AFTER - Duration::from_secs(1);
+    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+    tree.apply(&[write("a.py", "a\n")]).await.unwrap();
+    assert!(tree.diff().await.unwrap().contains("+a"), "git add ran despite the lock");
+    assert!(!lock.exists());
+    // A fresh lock is waited for until its git lets go.
+    std::fs::write(&lock, "").unwrap();
+    let release = {
+        let lock = lock.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            std::fs::remove_file(lock).unwrap();
+        })
+    };
+    tree.discard_uncommitted().await.unwrap();
+    release.await.unwrap();
+    assert!(!tree.path.join("a.py").exists());
+    // A worktree whose registration a killed `git worktree add` never wrote is made again.
+    std::fs::remove_dir_all(&gitdir).unwrap();
+    assert!(git(&tree.path, &["status"]).await.is_err());
+    let again = workspaces.for_task("t").await.unwrap();
+    assert_eq!(again.head().await.unwrap(), git(workspaces.repo(), &["rev-parse", "orch/t"]).await.unwrap());
+    assert_eq!(held_lock("fatal: Unable to create '/r/.git/index.lock': File exists.\n"), Some("/r/.git/index.lock"));
+    assert_eq!(held_lock("fatal: Unable to create '/tmp/x.lock': File exists."), None, "only git's own locks");
+}
