@@ -738,9 +738,12 @@ async fn a_task_a_provider_outage_failed_is_retried_from_the_command_line() {
     let out = world.orch_logged(&["resume"]).await;
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(store.task("modernise").unwrap().state, TaskState::Done);
-    let servings = world.servings.lock().unwrap();
-    assert_eq!(servings.served_again(), 0, "no call journaled before the failure was made again");
-    assert_eq!(servings.log.len(), served + 3, "s1's review, s2 and its review");
+    let (again, now) = {
+        let servings = world.servings.lock().unwrap();
+        (servings.served_again(), servings.log.len())
+    };
+    assert_eq!(again, 0, "no call journaled before the failure was made again");
+    assert_eq!(now, served + 3, "s1's review, s2 and its review");
     let comment_sent = world.mock.requests().iter().any(|r| text(&r.body).contains("the provider is back"));
     assert!(comment_sent, "the comment reaches the next prompt");
 
