@@ -3,7 +3,9 @@
 //! against the mock LLM server at zero latency, at concurrency 1 and 16, and
 //! prints tasks/s, host CPU per pipeline node (one LLM call with its routing,
 //! journaling and transitions), store bytes per task against the response
-//! bytes journaled for it, and the peak RSS of the `orch` process.
+//! bytes journaled for it, the peak RSS of the `orch` process, and how long
+//! replies waited between arriving and being durable (median and maximum,
+//! from the run log's summary).
 //!
 //! A second table runs the same work in process with canned strategies (no
 //! wasm, no HTTP): what the engine, the store and the run log cost per node.
@@ -191,6 +193,8 @@ struct Figures {
     store_bytes: u64,
     response_bytes: u64,
     done: usize,
+    /// The run log's line on how soon replies were durable.
+    reply_delays: String,
 }
 
 fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: usize) -> Figures {
@@ -249,6 +253,12 @@ fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: us
     let done: i64 = conn.query_row("SELECT COUNT(*) FROM tasks WHERE state = 'DONE'", [], |r| r.get(0)).unwrap();
     drop(conn);
     let store_bytes = file_size(&db) + file_size(&dir.path().join(".orch/orch.db-wal"));
+    let log = std::fs::read_to_string(dir.path().join(orch_host::runlog::RUN_LOG_FILE)).unwrap();
+    let reply_delays = log
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("- {}: ", orch_host::runlog::REPLY_DELAYS)))
+        .expect("the run log says how soon replies were durable")
+        .to_owned();
     if let Ok(keep) = std::env::var("ORCH_BENCH_KEEP") {
         std::fs::copy(&db, format!("{keep}-c{concurrency}.db")).unwrap();
     }
@@ -260,6 +270,7 @@ fn run_once(orch: &Path, mock: &MockLlm, cache: &Path, n: usize, concurrency: us
         store_bytes,
         response_bytes: response_bytes as u64,
         done: done as usize,
+        reply_delays,
     }
 }
 
@@ -295,6 +306,7 @@ fn main() {
             f.store_bytes as f64 / f.response_bytes as f64,
             f.peak_rss_kib / 1024
         );
+        println!("{:>11} replies durable after arriving: {}", "", f.reply_delays);
     }
     // The mock is idle from here on, so this process's CPU is the engine's.
     println!("\nthe engine alone: same tasks, strategies answered in process (no wasm, no HTTP), SQLite + run log");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::engine::{EventSink, RunReport};
+use crate::engine::{Delays, EventSink, RunReport};
 use crate::sandbox::{AuditEvent, AuditSink, Capability, TracingAudit};
 use crate::state::TaskState;
 use crate::store::{Category, EventRow, RunCost, RunRecord, Status, now_ms, render_iso};
@@ -83,8 +83,25 @@ pub fn render_summary(run: &RunRecord, report: &RunReport, elapsed: Duration, co
         report.count(TaskState::Failed),
         report.count(TaskState::AwaitingHuman),
         report.errors,
+    ) + &render_delays(&report.reply_delays)
+}
+
+/// The summary's line on how soon replies were durable, if there were any.
+fn render_delays(delays: &Delays) -> String {
+    if delays.count == 0 {
+        return String::new();
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "- {REPLY_DELAYS}: median {:.1} ms, max {:.1} ms ({} replies)\n",
+        ms(delays.median),
+        ms(delays.max),
+        delays.count
     )
 }
+
+/// How the summary's line on reply delays starts.
+pub const REPLY_DELAYS: &str = "Replies durable after arriving";
 
 /// The line that closes a run stopped with Ctrl-C.
 pub fn render_interrupted(run: &RunRecord, elapsed: Duration, cost: &RunCost) -> String {
@@ -214,6 +231,7 @@ mod tests {
                 outcome("c", TaskState::New, Some("blocked: depends on `b`, which is FAILED")),
             ],
             errors: 0,
+            reply_delays: Delays { count: 3, median: Duration::from_micros(1500), max: Duration::from_millis(12) },
         };
         let cost = RunCost { journaled_usd: 0.25, ..RunCost::default() };
         let summary = render_summary(&run, &report, Duration::from_millis(1500), &cost);
@@ -225,6 +243,7 @@ mod tests {
             "{summary}"
         );
         assert!(summary.contains("1 completed, 1 failed, 0 awaiting review, 1 blocked"), "{summary}");
+        assert!(summary.ends_with("- Replies durable after arriving: median 1.5 ms, max 12.0 ms (3 replies)\n"));
     }
 
     #[test]

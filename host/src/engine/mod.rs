@@ -15,6 +15,7 @@ mod task_run;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::task::JoinSet;
@@ -137,14 +138,36 @@ pub(crate) struct Shared<P: Plugins> {
     pub(crate) reply_delays: DelayLog,
 }
 
-/// Durations noted as they happen, for a benchmark to read afterwards.
+/// Durations noted as they happen, summed up when the run ends.
 #[derive(Default)]
-pub(crate) struct DelayLog(std::sync::Mutex<Vec<std::time::Duration>>);
+pub(crate) struct DelayLog(std::sync::Mutex<Vec<Duration>>);
 
 impl DelayLog {
-    pub(crate) fn record(&self, delay: std::time::Duration) {
+    pub(crate) fn record(&self, delay: Duration) {
         self.0.lock().expect("not poisoned").push(delay);
     }
+
+    fn summary(&self) -> Delays {
+        let mut delays = self.0.lock().expect("not poisoned").clone();
+        delays.sort();
+        Delays {
+            count: delays.len(),
+            median: delays.get(delays.len() / 2).copied().unwrap_or_default(),
+            max: delays.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// How long LLM replies waited between arriving and being durable in the
+/// store (before the walk could act on them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delays {
+    /// Replies measured.
+    pub count: usize,
+    /// The median wait.
+    pub median: Duration,
+    /// The longest wait.
+    pub max: Duration,
 }
 
 /// How one task ended in this run.
@@ -165,6 +188,8 @@ pub struct RunReport {
     pub tasks: Vec<TaskOutcome>,
     /// Tasks whose walk hit a host error (store, replay divergence).
     pub errors: usize,
+    /// How long the replies of this run waited to be durable.
+    pub reply_delays: Delays,
 }
 
 impl RunReport {
@@ -206,11 +231,6 @@ impl<P: Plugins> Engine<P> {
         Self { shared: Arc::new(shared) }
     }
 
-    /// How long each LLM reply of this engine's runs waited between arriving
-    /// and being durable in the store, in the order they arrived.
-    pub fn reply_delays(&self) -> Vec<std::time::Duration> {
-        self.shared.reply_delays.0.lock().expect("not poisoned").clone()
-    }
 
     /// Runs `ids` (in order of preference) with at most `concurrency` at once.
     /// A task starts once every task it depends on is DONE; if one of those
@@ -279,7 +299,7 @@ impl<P: Plugins> Engine<P> {
             };
             state.insert(id, final_state);
         }
-        let mut report = RunReport { tasks: Vec::new(), errors };
+        let mut report = RunReport { tasks: Vec::new(), errors, reply_delays: self.shared.reply_delays.summary() };
         for id in ids {
             let task = store.task(id)?;
             let note = notes.remove(id).or_else(|| match task.state {
