@@ -76,6 +76,16 @@ impl<'a> KeySite<'a> {
     }
 }
 
+/// The idempotency key a provider is given for call `key` of task `task`
+/// (added at `created_ms`) after `retries` retries of the task: the same
+/// every time that call is made again, different for any other call, in
+/// this or another store (a retry makes its calls anew, so they get new keys).
+pub fn idempotency_key(task: &str, created_ms: i64, retries: u32, key: &str) -> String {
+    let mut h = FieldHasher::default();
+    h.field(task).field(created_ms.to_le_bytes()).field(retries.to_le_bytes()).field(key);
+    format!("orch-{}", h.finish())
+}
+
 /// The key of a completion; the model is deliberately not part of it.
 pub fn completion_key(site: CallSite<'_>, request: &CompletionRequest) -> String {
     let mut h = FieldHasher::default();

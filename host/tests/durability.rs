@@ -391,6 +391,15 @@ async fn killed_while_its_requests_are_at_the_provider_a_run_counts_exactly_what
     let servings = world.servings.lock().unwrap();
     assert!(servings.served_again() >= kills.min(1), "kills landed on requests (seed {seed})");
     assert_eq!(recorded, servings.served_again(), "repeats recorded vs served again (seed {seed})");
+    // The provider was told which requests were the same call.
+    let mut keys: HashMap<Vec<u8>, HashSet<String>> = HashMap::new();
+    for request in world.mock.requests() {
+        let key = request.header("idempotency-key").expect("every request has an idempotency key").to_owned();
+        keys.entry(request.body.clone()).or_default().insert(key);
+    }
+    assert!(keys.values().all(|k| k.len() == 1), "a call made again keeps its key (seed {seed})");
+    let distinct: HashSet<&String> = keys.values().flatten().collect();
+    assert_eq!(distinct.len(), keys.len(), "different calls, different keys (seed {seed})");
     assert!(
         (spent - servings.billed()).abs() < 1e-9,
         "recorded ${spent} vs billed ${} (seed {seed})",

@@ -12,6 +12,19 @@ pub fn get(key: &str) -> Option<String> {
     host::config(key)
 }
 
+/// The config key under which the host hands a provider the idempotency key
+/// of the call it serves.
+pub const IDEMPOTENCY_KEY: &str = "orch.idempotency-key";
+
+/// During a provider's `complete`: the host's idempotency key for this call.
+/// It is the same every time the host makes the call again (after a killed
+/// run left it in flight, or after a transient error) and different for
+/// every other call, so a provider whose API accepts an idempotency key can
+/// send it and be billed once.
+pub fn idempotency_key() -> Option<String> {
+    get(IDEMPOTENCY_KEY)
+}
+
 /// The value of `key` parsed from JSON into `T`, or `None` when it is not set.
 ///
 /// A value that does not parse is an `invalid-input` error naming the key.

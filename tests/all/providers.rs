@@ -155,7 +155,7 @@ async fn with_retry(plugin: &LoadedPlugin) -> (Result<Completion, retry::GaveUp>
     let request = request();
     let result = retry::retry(
         &policy,
-        |_| async { plugin.complete(&request).await.map_err(CallError::from) },
+        |_| async { plugin.complete(&request, None).await.map_err(CallError::from) },
         |n| notices.push((n.error.kind, n.delay)),
     )
     .await;
@@ -167,7 +167,8 @@ async fn each_provider_sends_its_wire_format_with_the_injected_key() {
     for case in cases() {
         let mock = mock(Vec::new()).await;
         let plugin = load(&case, &mock, Duration::from_secs(10)).await;
-        let completion = plugin.complete(&request()).await.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
+        let completion =
+            plugin.complete(&request(), Some("orch-0123")).await.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
         assert_eq!(completion.text, "{\"steps\": []}", "{}", case.builtin);
         let Usage { input_tokens, output_tokens, cached_input_tokens } = completion.usage;
         assert_eq!(
@@ -186,6 +187,9 @@ async fn each_provider_sends_its_wire_format_with_the_injected_key() {
             "key only in its header"
         );
         assert_eq!(sent.header("content-type"), Some("application/json"), "{}", case.builtin);
+        // OpenAI-compatible servers and gateways may honour an idempotency key.
+        let idempotent = (case.vendor == Vendor::OpenAi).then_some("orch-0123");
+        assert_eq!(sent.header("idempotency-key"), idempotent, "{}", case.builtin);
         if case.vendor == Vendor::Anthropic {
             assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
         }
@@ -222,7 +226,7 @@ async fn server_errors_and_timeouts_are_retried() {
         let request = request();
         let result = retry::retry(
             &policy,
-            |_| async { plugin.complete(&request).await.map_err(CallError::from) },
+            |_| async { plugin.complete(&request, None).await.map_err(CallError::from) },
             |n| kinds.push((n.error.kind, n.error.message.clone())),
         )
         .await;

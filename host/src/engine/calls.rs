@@ -138,6 +138,7 @@ impl<P: Plugins> TaskRun<P> {
         }
         let route = self.route(role, site.round, step, author).await?;
         let starts = self.start_call(&key, "completion", &route.provider, Some(&route.model)).await?;
+        let idempotency_key = journal::idempotency_key(self.id(), self.created_ms, self.retries, &key);
         let step_id = step.map(|s| s.id);
         let shared = Arc::clone(&self.shared);
         let started = Instant::now();
@@ -157,7 +158,7 @@ impl<P: Plugins> TaskRun<P> {
                 &shared.settings.retry,
                 |_| async {
                     let _permit = shared.limits.acquire(&choice.provider).await;
-                    shared.plugins.complete(&choice.provider, &request).await
+                    shared.plugins.complete(&choice.provider, &request, &idempotency_key).await
                 },
                 |n| {
                     notices.push(format!(

@@ -231,7 +231,6 @@ impl<P: Plugins> Engine<P> {
         Self { shared: Arc::new(shared) }
     }
 
-
     /// Runs `ids` (in order of preference) with at most `concurrency` at once.
     /// A task starts once every task it depends on is DONE; if one of those
     /// ends otherwise, the task is left as it is and reported as blocked.

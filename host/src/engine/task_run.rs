@@ -98,6 +98,10 @@ pub(crate) struct TaskRun<P: Plugins> {
     pub(super) spent_now: f64,
     /// The task's worktree, once this walk has set it up.
     pub(crate) workspace: Option<super::change::Workspace>,
+    /// When the task was added, and how many retries the walk has passed:
+    /// what makes its calls' idempotency keys its own.
+    pub(super) created_ms: i64,
+    pub(super) retries: u32,
 }
 
 impl<P: Plugins> TaskRun<P> {
@@ -143,6 +147,8 @@ impl<P: Plugins> TaskRun<P> {
             spent_before: task.cost_usd + task.repeated_cost_usd,
             spent_now: 0.0,
             workspace: None,
+            created_ms: task.created_ms,
+            retries: 0,
         };
         run.take_up_retries()?;
         Ok(run)
@@ -216,6 +222,7 @@ impl<P: Plugins> TaskRun<P> {
             if task_retry::grants_allowance(retry) {
                 self.allowances += 1;
             }
+            self.retries += 1;
             self.passed_seq = retry.seq;
             self.cursor += 1;
             self.meta.escalation = None;

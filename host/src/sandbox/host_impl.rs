@@ -4,7 +4,7 @@
 use super::audit::{AuditEvent, Capability};
 use super::bindings::host::Host;
 use super::bindings::types::{self, Command, CommandOutput, HttpRequest, HttpResponse, LogLevel, PluginError};
-use super::state::{CallState, Phase};
+use super::state::{CallState, IDEMPOTENCY_KEY_CONFIG, Phase};
 use super::{exec, http};
 
 impl types::Host for CallState {}
@@ -28,6 +28,9 @@ impl Host for CallState {
     }
 
     async fn config(&mut self, key: String) -> Option<String> {
+        if key == IDEMPOTENCY_KEY_CONFIG {
+            return self.idempotency_key.clone();
+        }
         self.plugin.config.get(&key).cloned()
     }
 

@@ -150,9 +150,16 @@ impl LoadedPlugin {
         self.instantiate().await?.route(request).await
     }
 
-    /// Calls an LLM: one call on a fresh instance.
-    pub async fn complete(&self, request: &CompletionRequest) -> Result<Completion, SandboxError> {
-        self.instantiate().await?.complete(request).await
+    /// Calls an LLM: one call on a fresh instance, which reads
+    /// `idempotency_key` (if any) as config key `orch.idempotency-key`.
+    pub async fn complete(
+        &self,
+        request: &CompletionRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Completion, SandboxError> {
+        let mut instance = self.instantiate().await?;
+        instance.store.data_mut().idempotency_key = idempotency_key.map(str::to_owned);
+        instance.complete(request).await
     }
 
     /// Judges a change: one call on a fresh instance that sees the request's

@@ -168,7 +168,16 @@ pub struct CallState {
     /// The task workspace a gate call judges, mounted read-only for this call
     /// only; commands may run in it.
     pub workspace: Option<PathBuf>,
+    /// The host's idempotency key for this call (completions), which the
+    /// plugin reads as config key [`IDEMPOTENCY_KEY_CONFIG`].
+    pub idempotency_key: Option<String>,
 }
+
+/// The config key under which a provider reads the idempotency key of the
+/// call it serves: the same every time the host makes that call again (after
+/// a kill, or a transient error), different for every other call. Set by the
+/// host, never by `orch.toml`.
+pub const IDEMPOTENCY_KEY_CONFIG: &str = "orch.idempotency-key";
 
 impl CallState {
     /// Fresh state for one call of `plugin`: no environment, no arguments, no
@@ -199,6 +208,7 @@ impl CallState {
             deadline,
             log_lines: 0,
             workspace: workspace.map(Path::to_owned),
+            idempotency_key: None,
         })
     }
 

@@ -8,6 +8,9 @@
 //! - `base_url`: the API root, default `https://api.openai.com/v1`.
 //! - `api_key_secret`: the secret holding the API key, default
 //!   `OPENAI_API_KEY`; the empty string sends no `Authorization` header.
+//!
+//! The host's idempotency key for the call goes out as `Idempotency-Key`, so a
+//! server or gateway that honours it answers a repeated call once.
 
 pub mod request;
 pub mod response;
@@ -52,6 +55,9 @@ impl Provider for OpenAi {
         let mut outgoing = http::Request::post(endpoint.url("/chat/completions"));
         if let Some(name) = &endpoint.api_key_secret {
             outgoing = outgoing.header("authorization", format!("Bearer {}", secret(name)));
+        }
+        if let Some(key) = config::idempotency_key() {
+            outgoing = outgoing.header("idempotency-key", key);
         }
         let mut completion = send_reading(outgoing.json(&ChatRequest::new(&request))?, parse_response)?;
         if completion.model.is_empty() {

@@ -1,5 +1,6 @@
 //! The pipeline with fake strategies behind [`Plugins`] and a real SQLite file.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +28,11 @@ struct Fake {
     broken_router: std::sync::atomic::AtomicBool,
     calls: AtomicUsize,
     requests: Mutex<Vec<(String, String, CompletionRequest)>>,
+    /// The idempotency key of every call started, in order.
+    keys: Mutex<Vec<String>>,
     hang_after: Option<usize>,
+    /// Told when a call starts hanging.
+    hung: tokio::sync::Notify,
     live: AtomicUsize,
     max_live: AtomicUsize,
 }
@@ -42,7 +47,9 @@ impl Fake {
             broken_router: Default::default(),
             calls: AtomicUsize::new(0),
             requests: Mutex::default(),
+            keys: Mutex::default(),
             hang_after: None,
+            hung: tokio::sync::Notify::new(),
             live: AtomicUsize::new(0),
             max_live: AtomicUsize::new(0),
         }
@@ -52,6 +59,7 @@ impl Fake {
     async fn begin_call(&self) -> usize {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         if self.hang_after.is_some_and(|limit| n >= limit) {
+            self.hung.notify_one();
             std::future::pending::<()>().await;
         }
         n
@@ -102,7 +110,13 @@ impl Plugins for Fake {
         })
     }
 
-    async fn complete(&self, provider: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
+    async fn complete(
+        &self,
+        provider: &str,
+        request: &CompletionRequest,
+        key: &str,
+    ) -> Result<Served<Completion>, CallError> {
+        self.keys.lock().unwrap().push(key.to_owned());
         let n = self.begin_call().await;
         let live = self.live.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_live.fetch_max(live, Ordering::SeqCst);
@@ -446,8 +460,7 @@ async fn an_interrupted_run_resumes_without_repeating_journaled_calls() {
         priced(&mut h);
         // The first run hangs on call `cut` and is abandoned, as if killed.
         let hanging = Arc::new(Fake { hang_after: Some(cut), ..Fake::new(happy) });
-        let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;
-        assert!(abandoned.is_err(), "the run was cut at call {cut}");
+        abandon_at_the_hang(&h, &hanging).await;
         let in_flight: Vec<_> =
             h.store.journal("a").unwrap().into_iter().filter(|e| e.status == CallStatus::Pending).collect();
         assert_eq!(in_flight.len(), 1, "cut at {cut}: the call in flight is on record");
@@ -456,6 +469,13 @@ async fn an_interrupted_run_resumes_without_repeating_journaled_calls() {
         assert_eq!(report.tasks[0].state, TaskState::Done, "cut at {cut}: {report:?}");
         assert_eq!(cut + resumed.calls(), total, "cut at {cut}: only the call in flight is made again");
         assert_eq!(h.states("a"), reference.states("a"), "cut at {cut}");
+        if in_flight[0].kind == "completion" {
+            let (lost, again) = (hanging.keys.lock().unwrap(), resumed.keys.lock().unwrap());
+            assert_eq!(lost.last(), again.first(), "cut at {cut}: the call made again has the same idempotency key");
+            assert!(
+                lost.iter().chain(again.iter().skip(1)).collect::<HashSet<_>>().len() == lost.len() + again.len() - 1
+            );
+        }
         assert_eq!(h.store.journal("a").unwrap().len(), reference.store.journal("a").unwrap().len());
         // The repeated start is counted and priced like the call that answered (a gate costs nothing).
         let task = h.store.task("a").unwrap();
@@ -463,6 +483,15 @@ async fn an_interrupted_run_resumes_without_repeating_journaled_calls() {
         assert_eq!((task.cost_usd, task.repeated_calls, task.repeated_cost_usd), (cost, 1, lost), "cut at {cut}");
         let entry = h.store.journal("a").unwrap().into_iter().find(|e| e.key == in_flight[0].key).unwrap();
         assert_eq!((entry.status, entry.starts, entry.repeated.calls), (CallStatus::Done, 2, 1), "cut at {cut}");
+    }
+}
+
+/// Runs task `a` until `hanging` hangs, then drops the run, as if killed.
+async fn abandon_at_the_hang(h: &Harness, hanging: &Arc<Fake>) {
+    let cut = hanging.hang_after.expect("a fake that hangs");
+    tokio::select! {
+        report = h.run(hanging, &["a"], 1) => panic!("the run ended before call {cut}: {report:?}"),
+        () = hanging.hung.notified() => {}
     }
 }
 
@@ -714,8 +743,7 @@ async fn an_interrupted_run_in_a_worktree_ends_with_the_same_branch() {
         let mut h = Harness::new(&[task()]);
         let root = in_repo(&mut h).await;
         let hanging = Arc::new(Fake { hang_after: Some(cut), gate: gate(), ..Fake::new(editing) });
-        let abandoned = tokio::time::timeout(Duration::from_millis(200), h.run(&hanging, &["a"], 1)).await;
-        assert!(abandoned.is_err(), "the run was cut at call {cut}");
+        abandon_at_the_hang(&h, &hanging).await;
         let resumed = Arc::new(Fake { gate: gate(), ..Fake::new(editing) });
         let report = h.run(&resumed, &["a"], 1).await;
         assert_eq!(report.tasks[0].state, TaskState::Done, "cut at {cut}: {report:?}");
