@@ -8,6 +8,7 @@ mod gates;
 mod host_limits;
 mod polyglot;
 mod providers;
+mod retry;
 mod router;
 mod sandbox;
 

@@ -2,10 +2,12 @@
 //! task's goal is a command: `ok`, `loop`, `alloc BYTES`, `read PATH`,
 //! `write PATH`, `http [timeout=MS] URL`, `secret NAME URL`,
 //! `exec [timeout=MS] PROGRAM ARGS…`, `panic`, `log N`. The decision's
-//! `reason` reports what the plugin saw.
+//! `reason` reports what the plugin saw. With config `panic_for = ROLE`
+//! (`planner`, `plan-reviewer`, `implementer`, `code-reviewer`) it panics
+//! whenever it routes that role, whatever the goal.
 
 use orch_sdk::router::{RouteDecision, RouteRequest, Router};
-use orch_sdk::{Plugin, PluginError, exec, http, log, secret};
+use orch_sdk::{Plugin, PluginError, Role, config, exec, http, log, secret};
 
 #[derive(Default)]
 struct Probe;
@@ -17,6 +19,15 @@ impl Plugin for Probe {
 
 impl Router for Probe {
     fn route(&self, request: RouteRequest) -> Result<RouteDecision, PluginError> {
+        let role = match request.role {
+            Role::Planner => "planner",
+            Role::PlanReviewer => "plan-reviewer",
+            Role::Implementer => "implementer",
+            Role::CodeReviewer => "code-reviewer",
+        };
+        if config::get("panic_for").as_deref() == Some(role) {
+            panic!("the probe panics when it routes the {role}");
+        }
         let goal = request.task.goal;
         let (command, arg) = goal.split_once(' ').unwrap_or((goal.as_str(), ""));
         let reason = match command {
