@@ -2,10 +2,15 @@
 //! (completions, gate checks) and the serialisable records of their results.
 //! A key is kind / role / step / round / hash of the request; the hash leaves
 //! out the model, so a call served by a fallback model is found again on
-//! resume. A completion's record carries the routing decision it was made
-//! under (router version, model, reason, fallbacks). The engine commits an
-//! entry before acting on it and, on resume, takes the entry instead of
-//! calling again.
+//! resume, and where the worktree lies, so the same work gets the same keys
+//! on any machine. A completion's record carries the routing decision it was
+//! made under (router version, model, reason, fallbacks).
+//!
+//! Journal before effect: an entry is `pending` (committed) before its call
+//! starts, and its result is committed before the engine acts on it; on
+//! resume the engine takes the result instead of calling again, and a call
+//! still `pending` is made again with the lost start counted. Entries are
+//! never deleted: a retry marks those after its point as superseded.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

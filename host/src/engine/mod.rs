@@ -2,6 +2,16 @@
 //! once, each only after the tasks it depends on are DONE), each through
 //! [`pipeline`] with deterministic replay ([`task_run`]), and reports how
 //! every task ended.
+//!
+//! The rule every part of the engine keeps: **journal before effect**. No
+//! effect — a commit, a branch move, a file written in a worktree, a gate
+//! run, a state transition — starts before every reply and decision it
+//! depends on is durable in the store, and every call is on record as
+//! `pending` before it starts. A run killed at any instant therefore leaves
+//! only effects the journal explains (and which a resumed walk redoes
+//! identically or discards), and an honest count of the calls whose outcome
+//! it lost. Store writes and git run off the async executor, so a reply
+//! waits about one group commit to become durable.
 
 mod calls;
 mod change;
