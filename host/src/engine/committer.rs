@@ -2,13 +2,16 @@
 //! queues its commit; the walk that found the queue idle (the leader) starts
 //! a writer on a blocking thread, which writes everything queued in one store
 //! transaction per batch until the queue is empty, and answers each walk
-//! once its commit is durable. Store and sink I/O never runs on the async
+//! once its commit is durable. A walk may queue a commit without waiting for
+//! it (an LLM reply, durable about one commit later) as long as it waits for
+//! every queued commit before it acts; commits are written in queue order. Store and sink I/O never runs on the async
 //! executor, so a commit waits at most for the batch being written and its
 //! own (one commit interval), however busy the tasks are. With many tasks in
 //! flight one transaction (and its WAL pages) serves many commits. Committed
 //! events reach the sink in order.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
@@ -22,7 +25,7 @@ struct Request {
     task: String,
     run: i64,
     commit: Commit,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+    reply: oneshot::Sender<Result<Instant, StoreError>>,
 }
 
 #[derive(Default)]
@@ -48,8 +51,10 @@ impl Committer {
         Self { inner: Arc::new(Writer { store, sink, queue: Mutex::default() }) }
     }
 
-    /// Commits `commit` for `task` and returns once it is durable.
-    pub(crate) async fn commit(&self, task: &str, run: i64, commit: Commit) -> Result<(), StoreError> {
+    /// Queues `commit` for `task` and starts writing it if no one is; the
+    /// returned future resolves when it is durable, with the time it became
+    /// so. Commits are written in the order they are queued.
+    pub(crate) fn enqueue(&self, task: &str, run: i64, commit: Commit) -> Durable {
         let (reply, answer) = oneshot::channel();
         let lead = {
             let mut queue = self.inner.queue.lock().expect("the commit queue lock is not poisoned");
@@ -60,7 +65,20 @@ impl Committer {
             let writer = Arc::clone(&self.inner);
             tokio::task::spawn_blocking(move || writer.write_queued());
         }
-        answer.await.map_err(|_| StoreError::Corrupt("the store writer stopped before committing".into()))?
+        Durable(answer)
+    }
+}
+
+/// A queued commit: resolves when it is durable (or failed).
+pub(crate) struct Durable(oneshot::Receiver<Result<Instant, StoreError>>);
+
+impl std::future::Future for Durable {
+    type Output = Result<Instant, StoreError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|answer| {
+            answer.unwrap_or_else(|_| Err(StoreError::Corrupt("the store writer stopped before committing".into())))
+        })
     }
 }
 
@@ -92,10 +110,11 @@ impl Writer {
                 batch.iter().map(|r| CommitRequest { task: &r.task, run: Some(r.run), commit: &r.commit }).collect();
             let results = self.store.commit_batch(&requests);
             let written: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).flatten().cloned().collect();
+            let durable = Instant::now();
             self.sink.emit(&written);
             for (request, result) in batch.into_iter().zip(results) {
                 // A walk that was dropped meanwhile no longer waits.
-                let _ = request.reply.send(result.map(drop));
+                let _ = request.reply.send(result.map(|_| durable));
             }
         }
     }

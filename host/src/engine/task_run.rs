@@ -17,7 +17,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
+use super::committer::Durable;
 use super::plugins::Plugins;
 use super::{EngineError, Shared};
 use crate::sandbox::{Message, MessageRole, Risk as WitRisk, Role, Task as WitTask};
@@ -86,6 +88,8 @@ pub(crate) struct TaskRun<P: Plugins> {
     steps: HashMap<String, StepState>,
     pub(crate) meta: TaskMeta,
     pending: Commit,
+    /// Commits queued and not yet waited for, with when the reply each holds arrived.
+    in_store: Vec<(Durable, Option<Instant>)>,
     /// The latest comment a person left with a decision or a retry.
     pub(crate) human: Option<String>,
     /// Budget escalations a person approved: each grants one more task budget.
@@ -141,6 +145,7 @@ impl<P: Plugins> TaskRun<P> {
             steps: HashMap::new(),
             meta: TaskMeta::default(),
             pending: Commit::default(),
+            in_store: Vec::new(),
             human: None,
             budget_grants: 0,
             allowances: 0,
@@ -291,14 +296,29 @@ impl<P: Plugins> TaskRun<P> {
         self.pending.events.push(Event { category, status, step: step.map(str::to_owned), message });
     }
 
-    /// Commits everything pending in one transaction and tells the sink.
-    pub(crate) async fn flush(&mut self) -> Result<(), Halt> {
+    /// Queues everything pending as one commit, without waiting for it; the
+    /// next [`flush`](Self::flush) does. `arrived` is when the reply it holds
+    /// came, if it holds one (to measure how soon it was durable).
+    pub(super) fn send(&mut self, arrived: Option<Instant>) {
         if self.pending.is_empty() {
-            return Ok(());
+            return;
         }
         let mut commit = std::mem::take(&mut self.pending);
         commit.meta = Some(self.meta.clone());
-        self.shared.committer.commit(&self.spec.id, self.shared.run, commit).await?;
+        let durable = self.shared.committer.enqueue(&self.spec.id, self.shared.run, commit);
+        self.in_store.push((durable, arrived));
+    }
+
+    /// Commits everything pending and waits until it and every commit queued
+    /// before it are durable: what comes before any effect.
+    pub(crate) async fn flush(&mut self) -> Result<(), Halt> {
+        self.send(None);
+        for (durable, arrived) in std::mem::take(&mut self.in_store) {
+            let at = durable.await?;
+            if let Some(arrived) = arrived {
+                self.shared.reply_delays.record(at.saturating_duration_since(arrived));
+            }
+        }
         Ok(())
     }
 
@@ -330,7 +350,8 @@ impl<P: Plugins> TaskRun<P> {
             self.pending.last_error = Some(Some(reason.clone()));
         }
         self.move_task(TaskState::AwaitingHuman, format!("{ESCALATION_PREFIX}{reason}"))?;
-        let decision = self.history.get(self.cursor).filter(|t| t.actor == "human").cloned();
+        let decision =
+            self.history.get(self.cursor).filter(|t| t.actor == "human" && !task_retry::is_retry(t)).cloned();
         let Some(decision) = decision else {
             self.flush().await?;
             return Err(Halt::Stopped);

@@ -129,7 +129,7 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE journal;
     ALTER TABLE journal_v3 RENAME TO journal;
     CREATE UNIQUE INDEX journal_live_key ON journal (task_id, key) WHERE superseded_by IS NULL;
-    CREATE INDEX journal_by_run ON journal (run_id);
+    CREATE INDEX journal_by_task ON journal (task_id, id);
     ALTER TABLE events ADD COLUMN superseded_by INTEGER;
     ALTER TABLE tasks ADD COLUMN repeated_calls INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN repeated_cost_usd REAL NOT NULL DEFAULT 0;

@@ -25,6 +25,23 @@ fn task_move(seq: u64, from: TaskState, to: TaskState) -> Transition {
     }
 }
 
+/// Step `s1`, pending.
+fn step_s1() -> StepRecord {
+    StepRecord {
+        id: "s1".into(),
+        index: 0,
+        kind: "implementation".into(),
+        description: "do".into(),
+        state: StepState::Pending,
+        attempts: 0,
+    }
+}
+
+/// Transition `seq` of step `s1`.
+fn s1_move(seq: u64, from: StepState, to: StepState) -> Transition {
+    Transition { moved: Moved::Step { step: "s1".into(), from, to }, ..task_move(seq, TaskState::New, TaskState::New) }
+}
+
 fn entry(key: &str, cost: f64) -> JournalEntry {
     JournalEntry {
         model: Some("gpt".into()),
@@ -110,18 +127,8 @@ fn steps_move_through_their_own_table() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     store.add_tasks(&[spec("a")]).unwrap();
-    let step = StepRecord {
-        id: "s1".into(),
-        index: 0,
-        kind: "implementation".into(),
-        description: "do".into(),
-        state: StepState::Pending,
-        attempts: 0,
-    };
-    let moved = |seq, from, to| Transition {
-        moved: Moved::Step { step: "s1".into(), from, to },
-        ..task_move(seq, TaskState::New, TaskState::New)
-    };
+    let step = step_s1();
+    let moved = s1_move;
     store
         .commit(
             "a",
@@ -360,18 +367,7 @@ fn a_call_is_pending_until_its_result_replaces_it_and_repeated_starts_are_priced
 /// Task `a` planned, implementing step s1 with its reply journaled, then failed.
 fn failed_in_step(store: &SqliteStore) {
     store.add_tasks(&[spec("a")]).unwrap();
-    let step = StepRecord {
-        id: "s1".into(),
-        index: 0,
-        kind: "implementation".into(),
-        description: "do".into(),
-        state: StepState::Pending,
-        attempts: 0,
-    };
-    let step_move = |seq, from, to| Transition {
-        moved: Moved::Step { step: "s1".into(), from, to },
-        ..task_move(seq, TaskState::New, TaskState::New)
-    };
+    let (step, step_move) = (step_s1(), s1_move);
     let journaled = |key: &str, at_seq| JournalEntry { at_seq: Some(at_seq), ..entry(key, 0.25) };
     let commits = [
         Commit {
@@ -430,10 +426,7 @@ fn a_retry_sets_aside_what_follows_its_point_and_keeps_everything_on_record() {
     assert_eq!(store.task("a").unwrap().cost_usd, 0.75);
 
     // The task goes on from there: the next transition follows the retry.
-    let step_move = Transition {
-        moved: Moved::Step { step: "s1".into(), from: StepState::Implementing, to: StepState::CodeReview },
-        ..task_move(9, TaskState::New, TaskState::New)
-    };
+    let step_move = s1_move(9, StepState::Implementing, StepState::CodeReview);
     store.commit("a", Some(2), Commit { transitions: vec![step_move], ..Commit::default() }).unwrap();
     let err = store.retry("a", &request(RetryFrom::Stop)).unwrap_err();
     assert!(err.to_string().contains("task `a` is IMPLEMENTING: only FAILED or AWAITING_HUMAN"), "{err}");
