@@ -386,11 +386,6 @@ impl JournalEntry {
     pub fn done(key: String, kind: &str, plugin: String, result: serde_json::Value) -> Self {
         Self { result, status: CallStatus::Done, ..Self::pending(key, kind, plugin, None, 1) }
     }
-
-    /// Whether the walk may take this entry: a result no retry set aside.
-    pub fn is_live_result(&self) -> bool {
-        self.status == CallStatus::Done && self.superseded_by.is_none()
-    }
 }
 
 /// Where a journaled call stands.

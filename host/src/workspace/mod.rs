@@ -269,11 +269,6 @@ impl Worktree {
         git(&self.path, &["cat-file", "-e", &format!("{commit}^{{commit}}")]).await.is_ok()
     }
 
-    /// The parent of `commit`, if it has one.
-    pub async fn parent_of(&self, commit: &str) -> Option<String> {
-        git(&self.path, &["rev-parse", "-q", "--verify", &format!("{commit}^")]).await.ok()
-    }
-
     /// The messages of the commits after `base` up to `head`, when `base`
     /// is an ancestor of `head`; `None` otherwise.
     pub async fn messages_after(&self, base: &str, head: &str) -> Result<Option<Vec<String>>, WorkspaceError> {
