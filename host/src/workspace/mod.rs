@@ -135,10 +135,11 @@ impl Workspaces {
         let path = self.dir.join(task);
         let branch = Self::branch(task);
         let _turn = self.registry.lock().await;
-        if tokio::fs::try_exists(path.join(".git")).await.unwrap_or(false) {
-            if git(&path, &["rev-parse", "--git-dir"]).await.is_ok() {
-                return Ok(Worktree { path, branch });
-            }
+        let present = |p: PathBuf| async move { tokio::fs::try_exists(p).await.unwrap_or(false) };
+        if present(path.join(".git")).await && git(&path, &["rev-parse", "--git-dir"]).await.is_ok() {
+            return Ok(Worktree { path, branch });
+        }
+        if present(path.clone()).await {
             // Half made by a killed `git worktree add`: nothing in it is
             // committed, so it is made again.
             tracing::warn!("worktree {} is broken (a git was killed making it); making it again", path.display());
@@ -156,11 +157,21 @@ impl Workspaces {
         // A stale registration (the directory was deleted by hand) would block `add`.
         git(&self.repo, &["worktree", "prune"]).await?;
         let target = path.to_string_lossy().into_owned();
-        let exists = git(&self.repo, &["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")]).await.is_ok();
-        if exists {
-            git(&self.repo, &["worktree", "add", "-q", &target, &branch]).await?;
-        } else {
-            git(&self.repo, &["worktree", "add", "-q", "-b", &branch, &target, "HEAD"]).await?;
+        let add = async || {
+            let branched = git(&self.repo, &["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")]).await;
+            match branched {
+                Ok(_) => git(&self.repo, &["worktree", "add", "-q", &target, &branch]).await,
+                Err(_) => git(&self.repo, &["worktree", "add", "-q", "-b", &branch, &target, "HEAD"]).await,
+            }
+        };
+        match add().await {
+            // A killed `git worktree add` leaves its registration locked.
+            Err(e) if e.to_string().contains("missing but locked") => {
+                git(&self.repo, &["worktree", "unlock", &target]).await?;
+                git(&self.repo, &["worktree", "prune"]).await?;
+                add().await?;
+            }
+            added => drop(added?),
         }
         Ok(Worktree { path, branch })
     }

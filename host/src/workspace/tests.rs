@@ -264,6 +264,11 @@ async fn what_a_killed_git_leaves_behind_does_not_stop_the_next_one() {
     assert!(git(&tree.path, &["status"]).await.is_err());
     let again = workspaces.for_task("t").await.unwrap();
     assert_eq!(again.head().await.unwrap(), git(workspaces.repo(), &["rev-parse", "orch/t"]).await.unwrap());
+    // One a killed `git worktree add` left registered and locked, without its directory, too.
+    git(workspaces.repo(), &["worktree", "lock", &again.path.to_string_lossy()]).await.unwrap();
+    std::fs::remove_dir_all(&again.path).unwrap();
+    let third = workspaces.for_task("t").await.unwrap();
+    assert_eq!(third.head().await.unwrap(), git(workspaces.repo(), &["rev-parse", "orch/t"]).await.unwrap());
     assert_eq!(held_lock("fatal: Unable to create '/r/.git/index.lock': File exists.\n"), Some("/r/.git/index.lock"));
     assert_eq!(held_lock("fatal: Unable to create '/tmp/x.lock': File exists."), None, "only git's own locks");
 }
