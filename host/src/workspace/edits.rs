@@ -141,6 +141,20 @@ pub fn checked_path(root: &Path, path: &str) -> Result<PathBuf, String> {
     Ok(full)
 }
 
+/// A new file with a random name in `dir`, created exclusively (`O_EXCL`,
+/// which also refuses to follow a symbolic link at that name).
+fn create_temp(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    loop {
+        let name: String = std::iter::repeat_with(fastrand::alphanumeric).take(16).collect();
+        let path = dir.join(format!(".orch-edit-{name}.tmp"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// What the files of a step will hold: new content, or `None` for deleted.
 type Planned = BTreeMap<PathBuf, Option<String>>;
 
@@ -210,17 +224,22 @@ fn current(planned: &Planned, file: &Path) -> Result<String, String> {
 }
 
 /// Writes every planned file through a temporary file and a rename, and
-/// deletes the deleted ones.
+/// deletes the deleted ones. The temporary file has a random name and is
+/// created, never opened: a symbolic link the repository planted under any
+/// name is not followed (the rename then replaces a link at the target
+/// itself, never what it points to).
 fn write_all(root: &Path, planned: &Planned) -> std::io::Result<()> {
     for (file, content) in planned {
         match content {
             Some(text) => {
                 let dir = file.parent().unwrap_or(root);
                 std::fs::create_dir_all(dir)?;
-                let temp =
-                    dir.join(format!(".orch-edit-{}.tmp", file.file_name().unwrap_or_default().to_string_lossy()));
-                std::fs::write(&temp, text)?;
-                std::fs::rename(&temp, file)?;
+                let temp = create_temp(dir)?;
+                let written = std::io::Write::write_all(&mut &temp.1, text.as_bytes());
+                if let Err(e) = written.and_then(|()| std::fs::rename(&temp.0, file)) {
+                    let _ = std::fs::remove_file(&temp.0);
+                    return Err(e);
+                }
             }
             None if file.exists() => std::fs::remove_file(file)?,
             None => {}

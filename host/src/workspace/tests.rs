@@ -272,3 +272,22 @@ async fn what_a_killed_git_leaves_behind_does_not_stop_the_next_one() {
     assert_eq!(held_lock("fatal: Unable to create '/r/.git/index.lock': File exists.\n"), Some("/r/.git/index.lock"));
     assert_eq!(held_lock("fatal: Unable to create '/tmp/x.lock': File exists."), None, "only git's own locks");
 }
+
+#[tokio::test]
+async fn a_planted_link_named_like_a_temporary_file_is_not_followed() {
+    let (dir, workspaces) = repo().await;
+    let tree = workspaces.for_task("t").await.unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "untouched").unwrap();
+    // The name an older orch wrote `app.py` through.
+    std::os::unix::fs::symlink(&victim, tree.path.join(".orch-edit-app.py.tmp")).unwrap();
+    tree.apply(&[write("app.py", "new\n")]).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    assert_eq!(read(&tree, "app.py"), "new\n");
+    let left: Vec<_> = std::fs::read_dir(&tree.path)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".orch-edit-") && n != ".orch-edit-app.py.tmp")
+        .collect();
+    assert!(left.is_empty(), "no temporary file is left: {left:?}");
+}
