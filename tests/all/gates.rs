@@ -58,6 +58,12 @@ async fn a_gate_reads_and_runs_commands_in_its_workspace_but_cannot_write_there(
     let denied = plugin.check(&request(&goal, &workspace)).await.unwrap_err();
     assert!(denied.to_string().contains("outside the granted read paths and the task's workspace"), "{denied}");
 
+    // A link in the workspace does not lead a command out of it.
+    std::os::unix::fs::symlink("../other", workspace.join("dirlink")).unwrap();
+    let goal = format!("exec cwd={} cat secret.txt", workspace.join("dirlink").display());
+    let through_link = plugin.check(&request(&goal, &workspace)).await.unwrap_err();
+    assert!(through_link.to_string().contains("outside the granted read paths"), "{through_link}");
+
     let not_allowed = plugin.check(&request("exec ls", &workspace)).await.unwrap_err();
     assert!(
         matches!(&not_allowed, orch_host::sandbox::SandboxError::Plugin { error: PluginError::Denied(_), .. }),
@@ -65,7 +71,7 @@ async fn a_gate_reads_and_runs_commands_in_its_workspace_but_cannot_write_there(
     );
     let denials =
         audit.events().iter().filter(|e| matches!(e, AuditEvent::Denied { capability: Capability::Exec, .. })).count();
-    assert_eq!(denials, 2, "both refusals are audited");
+    assert_eq!(denials, 3, "every refusal is audited");
 }
 
 #[tokio::test]

@@ -33,15 +33,18 @@ pub async fn run(
     plugin.grants.check_command(&command.program, &command.args).map_err(&deny)?;
     let cwd = match &command.cwd {
         Some(dir) => {
-            let dir = PathBuf::from(dir);
-            let in_workspace = workspace.is_some_and(|w| within(&dir, w));
-            if plugin.grants.read_root(&dir).is_none() && !in_workspace {
-                return Err(deny(format!(
-                    "working directory {} is outside the granted read paths and the task's workspace",
-                    dir.display()
-                )));
+            // Resolved before it is checked: a link on the way (a committed
+            // `dirlink -> ../../..`) must not lead out.
+            let outside = |dir: &str| {
+                deny(format!("working directory {dir} is outside the granted read paths and the task's workspace"))
+            };
+            let resolved = std::fs::canonicalize(dir).map_err(|_| outside(dir))?;
+            let resolved_within = |root: &Path| std::fs::canonicalize(root).is_ok_and(|root| within(&resolved, &root));
+            let in_workspace = workspace.is_some_and(resolved_within);
+            if !in_workspace && !plugin.grants.read_paths.iter().any(|root| resolved_within(root)) {
+                return Err(outside(dir));
             }
-            dir
+            resolved
         }
         None => workspace
             .map(Path::to_owned)
