@@ -10,7 +10,7 @@ use std::time::Duration;
 use orch_host::retry::{self, Backoff, CallError, Decision, ErrorKind, RetryPolicy};
 use orch_host::sandbox::{
     Completion, CompletionRequest, Grants, LoadedPlugin, Message, MessageRole, PluginSource, PluginSpec, Runtime,
-    StaticSecrets, StopReason, Usage,
+    SecretGrants, StaticSecrets, StopReason, Usage,
 };
 use orch_mock_llm::{Fault, MockLlm, MockReply, Vendor};
 use serde_json::{Value, json};
@@ -132,7 +132,11 @@ async fn load(case: &Case, mock: &MockLlm, timeout: Duration) -> LoadedPlugin {
         .build()
         .expect("the runtime starts");
     let spec = PluginSpec {
-        grants: Grants { http: vec![mock.origin()], secrets: vec![KEY_NAME.into()], ..Grants::default() },
+        grants: Grants {
+            http: vec![mock.origin()],
+            secrets: SecretGrants::unbound(&[KEY_NAME.into()]),
+            ..Grants::default()
+        },
         config: BTreeMap::from([
             ("base_url".to_owned(), mock.base_url(case.vendor)),
             ("api_key_secret".to_owned(), KEY_NAME.to_owned()),

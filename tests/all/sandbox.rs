@@ -3,7 +3,7 @@
 
 use orch_host::sandbox::{
     AuditEvent, CacheOutcome, Capability, CommandGrant, Grants, LoadedPlugin, PluginError, PluginSource, PluginSpec,
-    SandboxError,
+    SandboxError, SecretGrants,
 };
 use orch_tests::plugins::{ORCH_TEST_FUTURE_API, ORCH_TEST_GREEDY};
 use orch_tests::server::TestServer;
@@ -158,7 +158,7 @@ async fn a_plugin_asking_for_ungranted_capabilities_is_refused_at_load() {
     let spec = PluginSpec {
         grants: Grants {
             http: vec!["https://api.openai.com".into()],
-            secrets: vec!["OPENAI_API_KEY".into()],
+            secrets: SecretGrants::unbound(&["OPENAI_API_KEY".into()]),
             ..Grants::default()
         },
         ..PluginSpec::new("greedy", PluginSource::File(ORCH_TEST_GREEDY.into()))
@@ -200,20 +200,50 @@ async fn bad_files_and_hash_pins_are_refused_with_the_reason() {
 async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
     let server = TestServer::start().await;
     let (runtime, audit) = runtime();
-    let grants =
-        Grants { http: vec!["http://127.0.0.1:*".into()], secrets: vec!["TEST_KEY".into()], ..Grants::default() };
+    let bound = format!("http://127.0.0.1:{}", server.port());
+    let grants = Grants {
+        http: vec!["http://127.0.0.1:*".into()],
+        secrets: SecretGrants::bound("TEST_KEY", &[&bound]),
+        ..Grants::default()
+    };
     let plugin = runtime.load(probe(grants)).await.unwrap();
 
     let seen_by_plugin = reason(&plugin, &format!("secret TEST_KEY {}", server.url("/echo"))).await;
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].header("authorization"), Some("Bearer s3cr3t-value"), "the server got the real key");
+    assert_eq!(requests[0].header("accept-encoding"), None, "the plugin cannot ask for a compressed answer");
     assert!(seen_by_plugin.starts_with("sent Bearer secret:TEST_KEY |"), "{seen_by_plugin}");
     assert!(
         seen_by_plugin.contains("authorization: Bearer secret:TEST_KEY"),
         "the echoed key is scrubbed from the response: {seen_by_plugin}"
     );
+    assert!(seen_by_plugin.contains("| length - |"), "no content-length tells the key's length: {seen_by_plugin}");
     assert!(!seen_by_plugin.contains("s3cr3t-value"), "{seen_by_plugin}");
+
+    // An answer encoded anyway could hide the key from the scrubber: refused.
+    let gzip = plugin.route(&probe_command(&format!("secret TEST_KEY {}", server.url("/gzip-echo")))).await;
+    let gzip = gzip.unwrap_err().to_string();
+    assert!(gzip.contains("content-encoded") && !gzip.contains("s3cr3t-value"), "{gzip}");
+
+    // The key is bound to that server: another local port does not get it,
+    // nor does any port when the grant names only a wildcard origin.
+    let other = TestServer::start().await;
+    let elsewhere = plugin.route(&probe_command(&format!("secret TEST_KEY {}", other.url("/echo")))).await;
+    let elsewhere = elsewhere.unwrap_err();
+    assert!(
+        matches!(elsewhere.plugin_error(), Some(PluginError::Denied(d)) if d.contains("not granted for")),
+        "{elsewhere}"
+    );
+    let wildcard = Grants {
+        http: vec!["http://127.0.0.1:*".into()],
+        secrets: SecretGrants::unbound(&["TEST_KEY".into()]),
+        ..Grants::default()
+    };
+    let wildcard = runtime.load(probe(wildcard)).await.unwrap();
+    let refused = wildcard.route(&probe_command(&format!("secret TEST_KEY {}", server.url("/echo")))).await;
+    assert!(matches!(refused.unwrap_err().plugin_error(), Some(PluginError::Denied(_))));
+    assert_eq!(other.connections(), 0, "the other server never heard of the key");
 
     // Without the secret grant the request is refused before it is sent.
     let no_secret =
@@ -229,7 +259,7 @@ async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
     let unset = runtime
         .load(probe(Grants {
             http: vec!["http://127.0.0.1:*".into()],
-            secrets: vec!["UNSET_KEY".into()],
+            secrets: SecretGrants::bound("UNSET_KEY", &["http://127.0.0.1:*"]),
             ..Grants::default()
         }))
         .await
@@ -239,7 +269,7 @@ async fn an_injected_secret_reaches_the_server_but_never_the_plugin() {
         matches!(err.plugin_error(), Some(PluginError::Fatal(m)) if m.contains("set the environment variable UNSET_KEY")),
         "{err}"
     );
-    assert_eq!(server.connections(), 1, "neither refused request was sent");
+    assert_eq!(server.connections(), 2, "only the echo and the encoded answer were sent for");
 }
 
 #[tokio::test(flavor = "multi_thread")]

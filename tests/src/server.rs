@@ -120,6 +120,10 @@ async fn serve(mut stream: TcpStream) -> Option<RecordedRequest> {
     let (status, extra, reply) = if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0))).await;
         ("200 OK", String::new(), "slow".to_owned())
+    } else if path == "/gzip-echo" {
+        // Encoded though nobody asked: what a hostile or careless origin may do.
+        let echo: String = headers.iter().map(|(n, v)| format!("{n}: {v}\n")).collect();
+        ("200 OK", "content-encoding: gzip\r\n".to_owned(), echo)
     } else if path == "/redirect" {
         ("302 Found", format!("location: http://{local}/followed\r\n"), String::new())
     } else {

@@ -215,7 +215,7 @@ fn grants_summary(g: &Grants) -> String {
         parts.push(format!("http: {}", g.http.join(" ")));
     }
     if !g.secrets.is_empty() {
-        parts.push(format!("secrets: {}", g.secrets.join(" ")));
+        parts.push(format!("secrets: {}", g.secrets.names().collect::<Vec<_>>().join(" ")));
     }
     if !g.read_paths.is_empty() {
         let paths: Vec<String> = g.read_paths.iter().map(|p| p.display().to_string()).collect();

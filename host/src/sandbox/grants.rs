@@ -3,6 +3,7 @@
 //! that a plugin asks for no more than that, and the run-time checks behind
 //! every `host` call. Nothing is granted by default.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,9 +20,10 @@ pub struct Grants {
     /// host and may stand for the whole port (`http://127.0.0.1:*`).
     #[serde(default)]
     pub http: Vec<String>,
-    /// Names of secrets the host may inject into HTTP header values.
+    /// Secrets the host may inject into HTTP header values, each bound to
+    /// the origins it may be sent to.
     #[serde(default)]
-    pub secrets: Vec<String>,
+    pub secrets: SecretGrants,
     /// Host directories mounted read-only at the same path in the sandbox.
     #[serde(default)]
     pub read_paths: Vec<PathBuf>,
@@ -47,7 +49,7 @@ impl From<&Capabilities> for Grants {
     fn from(requested: &Capabilities) -> Self {
         Self {
             http: requested.http.clone(),
-            secrets: requested.secrets.clone(),
+            secrets: SecretGrants::unbound(&requested.secrets),
             read_paths: requested.read_paths.iter().map(PathBuf::from).collect(),
             commands: requested
                 .commands
@@ -55,6 +57,58 @@ impl From<&Capabilities> for Grants {
                 .map(|c| CommandGrant { program: c.program.clone(), args: c.args.clone() })
                 .collect(),
         }
+    }
+}
+
+/// Secrets by name, each bound to origin patterns. Written as a table,
+/// `secrets = { OPENAI_API_KEY = ["https://api.openai.com"] }`, or as a list
+/// of names, `secrets = ["OPENAI_API_KEY"]`, which binds each to the
+/// granted `http` origins that have no wildcard: a key granted beside
+/// `http://127.0.0.1:*` never goes to whatever listens on a local port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretGrants(BTreeMap<String, Option<Vec<String>>>);
+
+impl SecretGrants {
+    /// `names`, bound to the exact granted origins.
+    pub fn unbound(names: &[String]) -> Self {
+        Self(names.iter().map(|n| (n.clone(), None)).collect())
+    }
+
+    /// `name` bound to `origins`.
+    pub fn bound(name: &str, origins: &[&str]) -> Self {
+        Self(BTreeMap::from([(name.to_owned(), Some(origins.iter().map(|o| (*o).to_owned()).collect()))]))
+    }
+
+    /// The names granted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Whether none is granted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretGrants {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Names(Vec<String>),
+            Bound(BTreeMap<String, Vec<String>>),
+        }
+        Ok(match Written::deserialize(deserializer)? {
+            Written::Names(names) => Self::unbound(&names),
+            Written::Bound(bound) => Self(bound.into_iter().map(|(n, o)| (n, Some(o))).collect()),
+        })
+    }
+}
+
+impl Serialize for SecretGrants {
+    /// Names with their origins; `null` for the granted exact origins.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 
@@ -129,9 +183,16 @@ impl Grants {
         for origin in &self.http {
             OriginPattern::parse(origin)?;
         }
-        for name in &self.secrets {
+        for (name, origins) in &self.secrets.0 {
             if !is_secret_name(name) {
                 return Err(format!("secret name `{name}` must be letters, digits and `_`"));
+            }
+            for origin in origins.iter().flatten() {
+                let pattern = OriginPattern::parse(origin)?;
+                let granted = self.http.iter().filter_map(|g| OriginPattern::parse(g).ok()).any(|g| g.covers(&pattern));
+                if !granted {
+                    return Err(format!("secret {name} is bound to {origin}, which `http` does not grant"));
+                }
             }
         }
         for path in &self.read_paths {
@@ -161,7 +222,7 @@ impl Grants {
             }
         }
         for name in &requested.secrets {
-            if !self.secrets.contains(name) {
+            if !self.secrets.0.contains_key(name) {
                 return Some(Missing {
                     capability: format!("the secret {name}"),
                     hint: format!("secrets = [{name:?}]"),
@@ -199,9 +260,19 @@ impl Grants {
         self.http.iter().filter_map(|g| OriginPattern::parse(g).ok()).any(|g| g.allows(url))
     }
 
-    /// May the host inject secret `name`?
-    pub fn allows_secret(&self, name: &str) -> bool {
-        self.secrets.iter().any(|s| s == name)
+    /// May the host inject secret `name` into a request to `url`?
+    pub fn allows_secret(&self, name: &str, url: &Url) -> bool {
+        let bound = match self.secrets.0.get(name) {
+            None => return false,
+            Some(Some(origins)) => origins.clone(),
+            Some(None) => self.http.iter().filter(|o| !o.contains('*')).cloned().collect(),
+        };
+        self.allows_url(url) && bound.iter().filter_map(|o| OriginPattern::parse(o).ok()).any(|o| o.allows(url))
+    }
+
+    /// Whether secret `name` is granted at all (for some origin).
+    pub fn grants_secret(&self, name: &str) -> bool {
+        self.secrets.0.contains_key(name)
     }
 
     /// May the plugin run `program` with `args`? On refusal, says why.
@@ -317,5 +388,33 @@ mod tests {
         assert!(g.read_root(Path::new("/data/repo-evil/x")).is_none());
         assert!(g.read_root(Path::new("/data/repo/../secret")).is_none());
         assert!(g.read_root(Path::new("relative")).is_none());
+    }
+
+    #[test]
+    fn a_secret_goes_only_to_the_origins_it_is_bound_to() {
+        let listed: Grants = toml::from_str(
+            r#"http = ["https://api.openai.com", "http://127.0.0.1:*"]
+secrets = ["OPENAI_API_KEY"]"#,
+        )
+        .unwrap();
+        let to = |g: &Grants, u: &str| g.allows_secret("OPENAI_API_KEY", &Url::parse(u).unwrap());
+        assert!(to(&listed, "https://api.openai.com/v1/chat/completions"));
+        assert!(!to(&listed, "http://127.0.0.1:8080/"), "a listed secret never goes to a wildcard origin");
+        assert!(!listed.allows_secret("OTHER", &Url::parse("https://api.openai.com").unwrap()));
+        let bound: Grants = toml::from_str(
+            r#"http = ["https://api.openai.com", "http://127.0.0.1:*"]
+secrets = { OPENAI_API_KEY = ["http://127.0.0.1:11434"] }"#,
+        )
+        .unwrap();
+        assert!(to(&bound, "http://127.0.0.1:11434/v1") && !to(&bound, "http://127.0.0.1:8080/"));
+        assert!(!to(&bound, "https://api.openai.com/v1"), "bound elsewhere");
+        assert_eq!(bound.validate(), Ok(()));
+        let stray: Grants = toml::from_str(
+            r#"http = ["https://api.openai.com"]
+secrets = { OPENAI_API_KEY = ["https://evil.example"] }"#,
+        )
+        .unwrap();
+        assert!(stray.validate().unwrap_err().contains("bound to https://evil.example, which `http` does not grant"));
+        assert_eq!(serde_json::to_value(&bound.secrets).unwrap()["OPENAI_API_KEY"][0], "http://127.0.0.1:11434");
     }
 }

@@ -1,7 +1,12 @@
 //! The `http-send` import: checks the origin against the plugin's grants,
-//! injects `secret:NAME` references in header values, sends with reqwest
-//! (no redirects, a timeout bounded by the call's deadline, a response size
-//! cap) and scrubs injected secret values out of what comes back.
+//! injects `secret:NAME` references in header values (each secret only for
+//! the origins it is bound to), sends with reqwest (no redirects, a timeout
+//! bounded by the call's deadline, a response size cap) and scrubs injected
+//! secret values out of what comes back. A response the host could not
+//! scrub is never handed over: the plugin cannot ask for compression, an
+//! encoded response to a request that carried a secret is refused, and the
+//! `content-length` of a scrubbed response is dropped (it would tell the
+//! secret's length).
 
 use std::time::Duration;
 
@@ -17,8 +22,10 @@ use super::state::PluginContext;
 /// The marker that starts a secret reference in a header value.
 const SECRET_PREFIX: &str = "secret:";
 
-/// Headers the host owns; a plugin's values for them are dropped.
-const HOST_OWNED_HEADERS: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
+/// Headers the host owns; a plugin's values for them are dropped. Asking
+/// for a compressed response would hide an echoed secret from the scrubber.
+const HOST_OWNED_HEADERS: &[&str] =
+    &["host", "content-length", "transfer-encoding", "connection", "accept-encoding", "te"];
 
 /// Sends `request` for `plugin`, spending at most `time_left`.
 pub async fn send(
@@ -50,8 +57,10 @@ pub async fn send(
         if HOST_OWNED_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
             continue;
         }
-        let value = inject_secrets(plugin, value, &mut injected).map_err(|e| match e {
-            SecretError::NotGranted(name) => plugin.deny(Capability::Secret, format!("secret {name} is not granted")),
+        let value = inject_secrets(plugin, &url, value, &mut injected).map_err(|e| match e {
+            SecretError::NotGranted(name) => {
+                plugin.deny(Capability::Secret, format!("secret {name} is not granted for {}", origin(&url)))
+            }
             SecretError::Unset(name) => PluginError::Fatal(format!(
                 "secret {name} is granted but has no value: set the environment variable {name}"
             )),
@@ -85,6 +94,16 @@ pub async fn send(
     let mut response = outcome.map_err(|e| transport_error(&e))?;
 
     let status = response.status().as_u16();
+    let encoded = response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .is_some_and(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded && !injected.is_empty() {
+        return Err(PluginError::Fatal(format!(
+            "the response from {} is content-encoded, so the secrets sent with the request could not be scrubbed from it",
+            origin(&url)
+        )));
+    }
     let mut headers: Vec<Header> = response
         .headers()
         .iter()
@@ -105,6 +124,9 @@ pub async fn send(
         body.extend_from_slice(&chunk);
     }
 
+    if !injected.is_empty() {
+        headers.retain(|h| !h.name.eq_ignore_ascii_case("content-length"));
+    }
     for (name, value) in &injected {
         let reference = format!("{SECRET_PREFIX}{name}");
         body = replace_bytes(&body, value.as_bytes(), reference.as_bytes());
@@ -120,9 +142,11 @@ enum SecretError {
     Unset(String),
 }
 
-/// Replaces every `secret:NAME` in `value`, recording each value injected.
+/// Replaces every `secret:NAME` in `value` (a header of a request to
+/// `url`), recording each value injected.
 fn inject_secrets(
     plugin: &PluginContext,
+    url: &Url,
     value: &str,
     injected: &mut Vec<(String, String)>,
 ) -> Result<String, SecretError> {
@@ -138,7 +162,7 @@ fn inject_secrets(
             rest = after;
             continue;
         }
-        if !plugin.grants.allows_secret(name) {
+        if !plugin.grants.allows_secret(name, url) {
             return Err(SecretError::NotGranted(name.to_owned()));
         }
         let secret = plugin.services.secrets.get(name).ok_or_else(|| SecretError::Unset(name.to_owned()))?;

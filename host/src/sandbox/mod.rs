@@ -27,7 +27,7 @@ pub use bindings::types::{
 };
 pub use cache::{CacheOutcome, ComponentCache};
 pub use error::{PluginId, SandboxError};
-pub use grants::{CommandGrant, Grants};
+pub use grants::{CommandGrant, Grants, SecretGrants};
 pub use identity::{API_VERSION, Identity, SUPPORTED_VERSIONS, World};
 pub use plugin::{
     CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message, MessageRole, ModelChoice,

@@ -63,10 +63,13 @@ impl Router for Probe {
             }
             "secret" => {
                 let (name, url) = arg.split_once(' ').unwrap_or(("TEST_KEY", arg));
-                let outgoing = http::Request::get(url).header("authorization", format!("Bearer {}", secret(name)));
+                let outgoing = http::Request::get(url)
+                    .header("authorization", format!("Bearer {}", secret(name)))
+                    .header("accept-encoding", "gzip");
                 let seen = outgoing.as_wire().headers[0].value.clone();
                 let response = outgoing.send()?;
-                format!("sent {seen} | received {}", response.text())
+                let length = response.header("content-length").unwrap_or("-").to_owned();
+                format!("sent {seen} | length {length} | received {}", response.text())
             }
             "exec" => {
                 let (timeout, command) = split_timeout(arg);
