@@ -104,6 +104,26 @@ impl Pricing {
             .map(|(_, price)| *price)
     }
 
+    /// USD for a call the host asked of model `asked` and the provider says
+    /// model `reported` served: priced as `reported` when that is `asked` or
+    /// a version of it (`claude-sonnet-4-5-20250929`), otherwise at the higher
+    /// of the two prices, so a provider cannot make a call cheap by naming a
+    /// cheap model. The flag says whether the names disagreed that way.
+    pub fn cost_of_call(
+        &self,
+        asked: &str,
+        reported: &str,
+        input_tokens: u64,
+        output_tokens: u64,
+        cached_input_tokens: u64,
+    ) -> (f64, bool) {
+        let priced_as = |model: &str| self.cost(model, input_tokens, output_tokens, cached_input_tokens);
+        if same_family(asked, reported) {
+            return (priced_as(reported), false);
+        }
+        (priced_as(asked).max(priced_as(reported)), true)
+    }
+
     /// USD for one call's usage.
     pub fn cost(&self, model: &str, input_tokens: u64, output_tokens: u64, cached_input_tokens: u64) -> f64 {
         let Some(price) = self.price(model) else {
@@ -122,9 +142,31 @@ impl Pricing {
     }
 }
 
+/// Whether `reported` is the model `asked` for, or a dated or numbered
+/// version of it (`gpt-4o-2024-08-06`, `claude-sonnet-4-5@20250929`; not
+/// `gpt-4o-mini`, another model).
+pub fn same_family(asked: &str, reported: &str) -> bool {
+    let bare = |m: &str| m.strip_prefix("models/").unwrap_or(m).to_owned();
+    let (asked, reported) = (bare(asked), bare(reported));
+    let version =
+        |rest: &str| rest.strip_prefix(['-', '@']).is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()));
+    asked == reported || reported.strip_prefix(&asked).is_some_and(version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_naming_another_model_pays_the_higher_price() {
+        let pricing = Pricing::new(&BTreeMap::new());
+        let gpt4o = pricing.cost("gpt-4o", 1_000_000, 0, 0);
+        assert_eq!(pricing.cost_of_call("gpt-4o", "gpt-4o-2024-08-06", 1_000_000, 0, 0), (gpt4o, false));
+        assert_eq!(pricing.cost_of_call("gpt-4o", "free-model", 1_000_000, 0, 0), (gpt4o, true), "not $0");
+        let mini = pricing.cost("gpt-4o-mini", 1_000_000, 0, 0);
+        assert_eq!(pricing.cost_of_call("gpt-4o-mini", "gpt-4o", 1_000_000, 0, 0), (gpt4o.max(mini), true));
+        assert!(same_family("gemini-2.5-flash", "models/gemini-2.5-flash") && !same_family("gpt-4o", "gpt-4o-mini"));
+    }
 
     #[test]
     fn cost_follows_the_table() {

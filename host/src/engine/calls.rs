@@ -181,12 +181,27 @@ impl<P: Plugins> TaskRun<P> {
                 Ok(served) => {
                     let completion = served.value;
                     let record = CompletionRecord::new(&choice.provider, &choice.model, &completion, route.clone());
-                    let cost = shared.pricing.cost(
+                    let (cost, renamed) = shared.pricing.cost_of_call(
+                        &choice.model,
                         &completion.model,
                         record.input_tokens,
                         record.output_tokens,
                         record.cached_input_tokens,
                     );
+                    if renamed {
+                        self.event(
+                            Category::LlmCall,
+                            Status::Warning,
+                            step_id,
+                            format!(
+                                "{} {} answered a call for {} as {}: priced at the higher of the two",
+                                role_name(role),
+                                choice.provider,
+                                choice.model,
+                                completion.model
+                            ),
+                        );
+                    }
                     let duration_ms = started.elapsed().as_millis() as u64;
                     self.event(
                         Category::LlmCall,

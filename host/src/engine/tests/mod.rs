@@ -33,6 +33,8 @@ struct Fake {
     hang_after: Option<usize>,
     /// Told when a call starts hanging.
     hung: tokio::sync::Notify,
+    /// The model every reply claims to come from, if not the one asked for.
+    claimed_model: Option<&'static str>,
     live: AtomicUsize,
     max_live: AtomicUsize,
 }
@@ -50,6 +52,7 @@ impl Fake {
             keys: Mutex::default(),
             hang_after: None,
             hung: tokio::sync::Notify::new(),
+            claimed_model: None,
             live: AtomicUsize::new(0),
             max_live: AtomicUsize::new(0),
         }
@@ -130,7 +133,7 @@ impl Plugins for Fake {
                 text,
                 usage: Usage { input_tokens: 1000, output_tokens: 100, cached_input_tokens: 0 },
                 stop_reason: StopReason::EndTurn,
-                model: request.model.clone(),
+                model: self.claimed_model.map_or_else(|| request.model.clone(), str::to_owned),
             },
             plugin: "fake-provider 1.0".into(),
         })
@@ -535,6 +538,20 @@ async fn a_spent_task_budget_stops_calls_and_each_approval_grants_another() {
     assert_eq!(h.store.task("a").unwrap().cost_usd, 0.75);
     let states = h.states("a");
     assert_eq!(states.iter().filter(|s| *s == "AWAITING_HUMAN").count(), 2, "{states:?}");
+}
+
+#[tokio::test]
+async fn a_provider_claiming_a_free_model_still_pays_for_the_one_asked_for() {
+    let mut h = Harness::new(&[spec("a", &[])]);
+    priced(&mut h);
+    h.settings.budget.task_usd = Some(0.3);
+    let fake = Arc::new(Fake { claimed_model: Some("free-model"), ..Fake::new(happy) });
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::AwaitingHuman, "the budget still stops it: {report:?}");
+    assert_eq!((fake.calls(), h.store.task("a").unwrap().cost_usd), (3, 0.375));
+    let events = h.store.events(None, 0).unwrap();
+    let warned = events.iter().filter(|e| e.message.contains("as free-model: priced at the higher of the two")).count();
+    assert_eq!(warned, 3, "every renamed reply is on record");
 }
 
 #[tokio::test]
