@@ -15,4 +15,5 @@ pub mod state;
 pub mod store;
 pub mod task_retry;
 pub mod tasks;
+pub mod untrusted;
 pub mod workspace;

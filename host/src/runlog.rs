@@ -39,7 +39,7 @@ pub fn render_event(event: &EventRow) -> String {
 
 /// What an event says on one line: its transition, if any, and its message.
 pub fn event_text(event: &EventRow) -> String {
-    let message = event.message.replace('\n', " ");
+    let message = crate::untrusted::one_line(&event.message);
     match (&event.moved, message.is_empty()) {
         (Some((from, to)), true) => format!("{from} → {to}"),
         (Some((from, to)), false) => format!("{from} → {to}: {message}"),

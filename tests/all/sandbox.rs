@@ -324,3 +324,17 @@ async fn calls_outside_the_plugins_world_are_typed_errors() {
     let err = plugin.check(&request).await.unwrap_err();
     assert_eq!(err.to_string(), "plugin `probe` 0.1.0 is a router plugin and has no `check` function");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reason_too_long_is_refused_and_a_forged_one_becomes_one_printable_line() {
+    let (runtime, _) = runtime();
+    let plugin = runtime.load(probe(Grants::default())).await.unwrap();
+    let err = plugin.route(&probe_command("long-reason 1000000")).await.unwrap_err().to_string();
+    assert!(
+        err.contains("plugin `probe`") && err.contains("returned a router reason of 1000000 bytes; the limit is 4096"),
+        "{err}"
+    );
+    let forged = reason(&plugin, "forge").await;
+    assert!(!forged.contains(['\n', '\r', '\x1b', '\u{202E}']), "{forged:?}");
+    assert!(forged.starts_with("ok - `2026"), "{forged:?}");
+}

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::tasks::Risk;
+use crate::untrusted::LINE_BYTES;
 
 /// The most steps a plan may have.
 pub const MAX_STEPS: usize = 40;
@@ -194,10 +195,21 @@ pub fn parse_plan(reply: &str) -> Result<Plan, String> {
     if plan.steps.len() > MAX_STEPS {
         return Err(format!("the plan has {} steps; split the work into at most {MAX_STEPS}", plan.steps.len()));
     }
+    let mut plan = plan;
+    for step in &mut plan.steps {
+        crate::untrusted::bounded("a step description", &step.description, LINE_BYTES)
+            .map_err(|e| format!("step `{}` is too long: {e}", step.id.chars().take(64).collect::<String>()))?;
+        crate::untrusted::clean(&mut step.description);
+    }
     for (i, step) in plan.steps.iter().enumerate() {
         let earlier = &plan.steps[..i];
-        if step.id.trim().is_empty() || step.id.contains('/') {
-            return Err(format!("step {} has an empty id or one containing `/`", i + 1));
+        let id_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if step.id.is_empty() || step.id.len() > 64 || !step.id.chars().all(id_char) {
+            return Err(format!(
+                "step {} has the id {:?}; a step id is 1 to 64 letters, digits, `-`, `_` or `.`",
+                i + 1,
+                step.id.chars().take(64).collect::<String>()
+            ));
         }
         if earlier.iter().any(|s| s.id == step.id) {
             return Err(format!("step id `{}` is used twice; step ids must be unique", step.id));
@@ -212,10 +224,19 @@ pub fn parse_plan(reply: &str) -> Result<Plan, String> {
     Ok(plan)
 }
 
-/// Parses a reviewer's verdict.
+/// Parses a reviewer's verdict (its summary and concerns are shown as lines).
 pub fn parse_verdict(reply: &str) -> Result<Verdict, String> {
-    parse_json(reply, "verdict")
+    let mut verdict: Verdict = parse_json(reply, "verdict")?;
+    crate::untrusted::counted("concerns", &verdict.concerns, MAX_CONCERNS).map_err(|e| format!("the verdict {e}"))?;
+    for text in std::iter::once(&mut verdict.summary).chain(verdict.concerns.iter_mut()) {
+        crate::untrusted::bounded("a summary or concern", text, LINE_BYTES).map_err(|e| format!("the verdict {e}"))?;
+        crate::untrusted::clean(text);
+    }
+    Ok(verdict)
 }
+
+/// Most concerns in one verdict.
+const MAX_CONCERNS: usize = 50;
 
 #[cfg(test)]
 mod tests {

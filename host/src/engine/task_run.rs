@@ -189,7 +189,7 @@ impl<P: Plugins> TaskRun<P> {
             seq: self.last_seq,
             moved,
             actor: "engine".into(),
-            message,
+            message: crate::untrusted::one_line(&message),
             comment: None,
             at_ms: 0,
             superseded_by: None,
@@ -292,7 +292,9 @@ impl<P: Plugins> TaskRun<P> {
         }
     }
 
+    /// Logs an event; its message may quote plugins and models, so it is made one printable line.
     pub(crate) fn event(&mut self, category: Category, status: Status, step: Option<&str>, message: String) {
+        let message = crate::untrusted::one_line(&message);
         self.pending.events.push(Event { category, status, step: step.map(str::to_owned), message });
     }
 

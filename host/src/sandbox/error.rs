@@ -69,6 +69,9 @@ pub enum SandboxError {
     /// The plugin ran and returned its own typed error.
     #[error("{plugin} returned an error: {}", describe_plugin_error(error))]
     Plugin { plugin: PluginId, error: PluginError },
+    /// The plugin returned a value over its size limit.
+    #[error("{plugin} {source}")]
+    Oversized { plugin: PluginId, source: crate::untrusted::Oversized },
     /// The call does not exist in the plugin's world (e.g. `route` on a gate).
     #[error("{plugin} is a {kind} plugin and has no `{call}` function")]
     WrongKind { plugin: PluginId, kind: &'static str, call: &'static str },

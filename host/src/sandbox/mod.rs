@@ -4,6 +4,7 @@
 //! operator granted. Named apart from the top-level `plugins/` folder, which
 //! holds the plugin crates themselves.
 
+mod accept;
 pub mod audit;
 mod bindings;
 pub mod builtin;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Engine, Store, Trap};
 
+use super::accept;
 use super::bindings::types::PluginInfo;
 use super::bindings::{gate, provider, router};
 use super::cache::CacheOutcome;
@@ -147,7 +148,13 @@ impl LoadedPlugin {
 
     /// Chooses a model: one call on a fresh instance.
     pub async fn route(&self, request: &RouteRequest) -> Result<RouteDecision, SandboxError> {
-        self.instantiate().await?.route(request).await
+        let decision = self.instantiate().await?.route(request).await?;
+        self.accepted(accept::decision(decision))
+    }
+
+    /// `value`, or the error naming this plugin when it is over a limit.
+    fn accepted<T>(&self, value: Result<T, crate::untrusted::Oversized>) -> Result<T, SandboxError> {
+        value.map_err(|source| SandboxError::Oversized { plugin: self.prepared.context.id(), source })
     }
 
     /// Calls an LLM: one call on a fresh instance, which reads
@@ -159,7 +166,8 @@ impl LoadedPlugin {
     ) -> Result<Completion, SandboxError> {
         let mut instance = self.instantiate().await?;
         instance.store.data_mut().idempotency_key = idempotency_key.map(str::to_owned);
-        instance.complete(request).await
+        let completion = instance.complete(request).await?;
+        self.accepted(accept::completion(completion))
     }
 
     /// Judges a change: one call on a fresh instance that sees the request's
@@ -167,7 +175,8 @@ impl LoadedPlugin {
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckResult, SandboxError> {
         let workspace = Path::new(&request.workspace);
         let workspace = (workspace.is_absolute() && workspace.is_dir()).then_some(workspace);
-        self.prepared.instantiate(Phase::Call, workspace).await?.check(request).await
+        let result = self.prepared.instantiate(Phase::Call, workspace).await?.check(request).await?;
+        self.accepted(accept::check(result))
     }
 
     /// A fresh instance for normal calls. Calls made on the same instance
@@ -263,7 +272,7 @@ impl PluginInstance {
     ) -> Result<T, SandboxError> {
         match outcome {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(SandboxError::Plugin { plugin: self.context.id(), error }),
+            Ok(Err(error)) => Err(SandboxError::Plugin { plugin: self.context.id(), error: accept::error(error) }),
             Err(trap) => {
                 self.poisoned = true;
                 Err(trap)
