@@ -131,21 +131,44 @@ pub enum Phase {
 /// can be reported as "memory limit" rather than a generic failure.
 pub struct MemoryLimiter {
     limit: usize,
+    /// Bytes of every linear memory of the instance, together.
+    memory_bytes: usize,
+    /// Elements of every table of the instance, together.
+    table_elements: usize,
     /// Set when a growth beyond `limit` was refused.
     pub exceeded: bool,
 }
 
+/// Most table elements of one instance, all tables together.
+const TABLE_ELEMENTS: usize = 1 << 20;
+
+impl MemoryLimiter {
+    /// A cap of `limit` bytes for all the memories of one instance.
+    pub fn new(limit: usize) -> Self {
+        Self { limit, memory_bytes: 0, table_elements: 0, exceeded: false }
+    }
+}
+
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+    /// The cap holds for the sum of every memory: a component with many
+    /// memories gets no more than one with a single memory.
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.memory_bytes - current.min(self.memory_bytes) + desired;
+        if total > self.limit {
             self.exceeded = true;
             return Err(wasmtime::format_err!("memory limit of {} bytes reached", self.limit));
         }
+        self.memory_bytes = total;
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1 << 20)
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.table_elements - current.min(self.table_elements) + desired;
+        if total > TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        Ok(true)
     }
 }
 
@@ -201,7 +224,7 @@ impl CallState {
         Ok(Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { limit, exceeded: false },
+            limiter: MemoryLimiter::new(limit),
             plugin,
             stderr,
             phase,
@@ -226,5 +249,28 @@ impl CallState {
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_cap_holds_for_all_memories_together() {
+        let mib = 1 << 20;
+        let mut limiter = MemoryLimiter::new(128 * mib);
+        // 48 memories of 2 MiB each were fine on their own; together they stop at the cap.
+        let grown = (0..100).take_while(|_| limiter.memory_growing(0, 2 * mib, None).is_ok()).count();
+        assert_eq!(grown, 64);
+        assert!(limiter.exceeded);
+        // Growing one memory counts only the difference.
+        let mut limiter = MemoryLimiter::new(128 * mib);
+        assert!(limiter.memory_growing(0, 64 * mib, None).unwrap());
+        assert!(limiter.memory_growing(64 * mib, 120 * mib, None).unwrap());
+        assert!(limiter.memory_growing(0, 16 * mib, None).is_err(), "120 + 16 > 128");
+        assert!(!limiter.table_growing(0, TABLE_ELEMENTS + 1, None).unwrap());
+        assert!(limiter.table_growing(0, TABLE_ELEMENTS / 2, None).unwrap());
+        assert!(!limiter.table_growing(0, TABLE_ELEMENTS / 2 + 1, None).unwrap(), "tables are summed too");
     }
 }
