@@ -118,14 +118,22 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("{} {err:#}", output::paint("error:", output::Tone::Bad));
             ExitCode::from(if is_usage(&err) { EXIT_USAGE } else { EXIT_FAILED })
         }
-    }
+    };
+    // Everything the command writes is awaited before it returns. What may
+    // still hold a blocking thread is a plugin's read that never ends (a FIFO
+    // in a granted path, after its call timed out): it must not keep orch alive.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    code
 }
+
+/// How long the blocking threads get to finish once a command is done.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A closed stdout (`orch log | head`) ends the process quietly with the
 /// usual 141 (128 + SIGPIPE), as other Unix tools do, instead of a panic.
