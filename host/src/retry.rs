@@ -58,8 +58,9 @@ impl From<SandboxError> for CallError {
                 PluginError::Denied(_) => ErrorKind::Denied,
                 PluginError::BudgetExceeded(_) => ErrorKind::BudgetExceeded,
             },
-            // A call that ran out of time may well succeed next time.
-            SandboxError::Deadline { .. } => ErrorKind::Transient,
+            // A call that ran out of time waiting (on the network) may well
+            // succeed next time; one that spun in its own code will spin again.
+            SandboxError::Deadline { spinning: false, .. } => ErrorKind::Transient,
             // A broken or misconfigured plugin: another model may still work.
             _ => ErrorKind::Fatal,
         };
@@ -353,9 +354,11 @@ mod tests {
         let err = SandboxError::Plugin { plugin: plugin.clone(), error: PluginError::RateLimited(Some(1500)) };
         assert_eq!(CallError::from(err).kind, ErrorKind::RateLimited(Some(Duration::from_millis(1500))));
         assert_eq!(
-            CallError::from(SandboxError::Deadline { plugin: plugin.clone(), limit_ms: 5 }).kind,
+            CallError::from(SandboxError::Deadline { plugin: plugin.clone(), limit_ms: 5, spinning: false }).kind,
             ErrorKind::Transient
         );
+        let spun = SandboxError::Deadline { plugin: plugin.clone(), limit_ms: 5, spinning: true };
+        assert_eq!(CallError::from(spun).kind, ErrorKind::Fatal, "a loop is not tried again");
         assert_eq!(CallError::from(SandboxError::Trap { plugin, message: "x".into() }).kind, ErrorKind::Fatal);
     }
 

@@ -25,10 +25,24 @@ async fn an_infinite_loop_is_stopped_at_its_deadline() {
     let (runtime, _) = runtime();
     let plugin = runtime.load(probe(Grants::default())).await.unwrap();
     let err = plugin.route(&probe_command("loop")).await.unwrap_err();
-    assert!(matches!(err, SandboxError::Deadline { limit_ms: 500, .. }), "{err:?}");
+    assert!(matches!(err, SandboxError::Deadline { limit_ms: 500, spinning: true, .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("plugin `probe` 0.1.0") && message.contains("500 ms"), "{message}");
+    let kind = orch_host::retry::CallError::from(err).kind;
+    assert_eq!(kind, orch_host::retry::ErrorKind::Fatal, "a plugin that spins is not asked again");
     still_serves(&plugin).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_loops_while_describing_itself_is_refused_within_seconds() {
+    let (runtime, _) = runtime();
+    let mut spec = probe(Grants::default());
+    spec.timeout = Some(std::time::Duration::from_secs(600));
+    spec.config.insert("describe_loop".into(), "yes".into());
+    let started = std::time::Instant::now();
+    let err = runtime.load(spec).await.err().expect("refused");
+    assert!(matches!(err, SandboxError::Deadline { limit_ms: 2000, .. }), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "not the world's 10 minutes");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -55,8 +55,15 @@ pub enum SandboxError {
     #[error("{plugin}: {message}")]
     BadDescription { plugin: PluginId, message: String },
     /// A call ran past the plugin's time limit and was stopped.
-    #[error("{plugin} ran past its deadline of {limit_ms} ms and was stopped")]
-    Deadline { plugin: PluginId, limit_ms: u64 },
+    #[error("{plugin} ran past its deadline of {limit_ms} ms and was stopped{}", if *spinning { " (in its own code)" } else { "" })]
+    Deadline {
+        plugin: PluginId,
+        limit_ms: u64,
+        /// The time ran out in the plugin's own code (a loop), not while it
+        /// waited on the host (an HTTP answer, a command): trying again
+        /// would spin again.
+        spinning: bool,
+    },
     /// The plugin tried to grow its memory beyond its cap.
     #[error("{plugin} exceeded its memory limit of {limit_mib} MiB and was stopped")]
     MemoryLimit { plugin: PluginId, limit_mib: u64 },

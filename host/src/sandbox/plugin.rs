@@ -289,25 +289,37 @@ async fn guarded<R>(
     plugin: &PluginContext,
     call: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
 ) -> Result<R, SandboxError> {
-    let limit = plugin.limits.timeout;
+    let limit = time_limit(store.data().phase, plugin);
     store.data_mut().deadline = Instant::now() + limit;
     store.set_epoch_deadline(deadline_ticks(limit));
     let outcome = tokio::time::timeout(limit + HOST_TIMEOUT_GRACE, call(&mut *store)).await;
     match outcome {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(classify(store.data(), plugin, &error)),
-        Err(_elapsed) => Err(SandboxError::Deadline { plugin: plugin.id(), limit_ms: millis(limit) }),
+        Ok(Err(error)) => Err(classify(store.data(), plugin, limit, &error)),
+        Err(_elapsed) => Err(SandboxError::Deadline { plugin: plugin.id(), limit_ms: millis(limit), spinning: false }),
+    }
+}
+
+/// How long a plugin may take to describe itself: it only reads config and
+/// logs, so a loop there must not hold every load for the world's timeout.
+pub const DESCRIBE_LIMIT: Duration = Duration::from_secs(2);
+
+/// The time limit of a call in `phase`.
+fn time_limit(phase: Phase, plugin: &PluginContext) -> Duration {
+    match phase {
+        Phase::Describe => plugin.limits.timeout.min(DESCRIBE_LIMIT),
+        Phase::Call => plugin.limits.timeout,
     }
 }
 
 /// Turns a wasmtime error into the most specific typed error.
-fn classify(state: &CallState, plugin: &PluginContext, error: &wasmtime::Error) -> SandboxError {
+fn classify(state: &CallState, plugin: &PluginContext, limit: Duration, error: &wasmtime::Error) -> SandboxError {
     let id = plugin.id();
     if state.limiter.exceeded {
         return SandboxError::MemoryLimit { plugin: id, limit_mib: plugin.limits.memory_bytes >> 20 };
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return SandboxError::Deadline { plugin: id, limit_ms: millis(plugin.limits.timeout) };
+        return SandboxError::Deadline { plugin: id, limit_ms: millis(limit), spinning: true };
     }
     if let Some(message) = panic_message(&state.stderr_text()) {
         return SandboxError::Panic { plugin: id, message };

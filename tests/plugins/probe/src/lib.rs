@@ -8,7 +8,7 @@
 //! whenever it routes that role, whatever the goal.
 
 use orch_sdk::router::{RouteDecision, RouteRequest, Router};
-use orch_sdk::{Plugin, PluginError, Role, config, exec, http, log, secret};
+use orch_sdk::{Capabilities, Plugin, PluginError, Role, config, exec, http, log, secret};
 
 #[derive(Default)]
 struct Probe;
@@ -16,6 +16,17 @@ struct Probe;
 impl Plugin for Probe {
     const NAME: &'static str = "probe";
     const DESCRIPTION: &'static str = "Test plugin that tries what the sandbox must stop";
+
+    /// Nothing; with config `describe_loop` set, it never answers.
+    fn capabilities(&self) -> Capabilities {
+        if config::get("describe_loop").is_some() {
+            let mut counter = 0u64;
+            loop {
+                counter = std::hint::black_box(counter.wrapping_add(1));
+            }
+        }
+        Capabilities::default()
+    }
 }
 
 impl Router for Probe {
