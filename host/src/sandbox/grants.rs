@@ -106,9 +106,9 @@ impl<'de> Deserialize<'de> for SecretGrants {
 }
 
 impl Serialize for SecretGrants {
-    /// Names with their origins; `null` for the granted exact origins.
+    /// The names, as `orch plugin list --json` has always shown them.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        serializer.collect_seq(self.names())
     }
 }
 
@@ -415,6 +415,6 @@ secrets = { OPENAI_API_KEY = ["https://evil.example"] }"#,
         )
         .unwrap();
         assert!(stray.validate().unwrap_err().contains("bound to https://evil.example, which `http` does not grant"));
-        assert_eq!(serde_json::to_value(&bound.secrets).unwrap()["OPENAI_API_KEY"][0], "http://127.0.0.1:11434");
+        assert_eq!(serde_json::to_value(&bound.secrets).unwrap(), serde_json::json!(["OPENAI_API_KEY"]));
     }
 }
