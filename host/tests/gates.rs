@@ -11,7 +11,7 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use orch_host::state::TaskState;
-use orch_host::store::{SqliteStore, Store, Synchronous};
+use orch_host::store::{CallStatus, SqliteStore, Store, Synchronous};
 use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor};
 use serde_json::json;
 use tokio::process::Command;
@@ -234,7 +234,8 @@ async fn killing_orch_during_a_gate_leaves_a_clean_branch_and_resume_finishes() 
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             let Ok(store) = SqliteStore::open(&db, Synchronous::Normal) else { continue };
-            let checks = store.journal("add-mul").map(|j| j.iter().filter(|e| e.kind == "check").count()).unwrap_or(0);
+            let done = |e: &&orch_host::store::JournalEntry| e.kind == "check" && e.status == CallStatus::Done;
+            let checks = store.journal("add-mul").map(|j| j.iter().filter(done).count()).unwrap_or(0);
             // The `tests` gate is journaled and `slow` is running.
             if store.task("add-mul").is_ok_and(|t| t.state == TaskState::QualityGate) && checks == 1 {
                 break;

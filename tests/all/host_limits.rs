@@ -10,7 +10,7 @@ use super::{probe, probe_command, runtime_with_caps};
 async fn commands_stop_at_their_timeout_and_their_output_is_capped() {
     let caps = OutputCaps { command_output_bytes: 1024, ..OutputCaps::default() };
     let (runtime, _) = runtime_with_caps(caps);
-    let grant = |program: &str| CommandGrant { program: program.into(), args: vec!["*".into()] };
+    let grant = |program: &str| CommandGrant { program: program.into(), args: vec!["**".into()], stdin: false };
     let plugin = runtime
         .load(probe(Grants { commands: vec![grant("sleep"), grant("seq")], ..Grants::default() }))
         .await
@@ -20,7 +20,7 @@ async fn commands_stop_at_their_timeout_and_their_output_is_capped() {
     assert_eq!(slow, "exit None timed_out true truncated false stdout 0 bytes: ");
 
     let chatty = plugin.route(&probe_command("exec seq 1 100000")).await.unwrap().reason;
-    assert!(chatty.starts_with("exit Some(0) timed_out false truncated true stdout 1024 bytes: 1\n2\n3"), "{chatty}");
+    assert!(chatty.starts_with("exit Some(0) timed_out false truncated true stdout 1024 bytes: 1 2 3"), "{chatty}");
 
     // A script that prints, then waits in a child process: on timeout the
     // whole process group is stopped and what was printed is kept.
@@ -31,7 +31,7 @@ async fn commands_stop_at_their_timeout_and_their_output_is_capped() {
     let script = script.display().to_string();
     let scripted = runtime
         .load(probe(Grants {
-            commands: vec![CommandGrant { program: script.clone(), args: vec![] }],
+            commands: vec![CommandGrant { program: script.clone(), args: vec![], stdin: false }],
             ..Grants::default()
         }))
         .await

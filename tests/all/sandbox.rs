@@ -115,7 +115,7 @@ async fn a_command_not_granted_is_never_spawned() {
     let (runtime, audit) = runtime();
     let plugin = runtime
         .load(probe(Grants {
-            commands: vec![CommandGrant { program: "echo".into(), args: vec!["hello*".into()] }],
+            commands: vec![CommandGrant { program: "echo".into(), args: vec!["hello*".into()], stdin: false }],
             ..Grants::default()
         }))
         .await

@@ -75,8 +75,9 @@ pub fn error(error: PluginError) -> PluginError {
 /// Most entries in each list of capabilities a plugin asks for.
 const MAX_CAPABILITIES: usize = 64;
 
-/// A self-description, with the capabilities it asks for (shown in refusals
-/// and by `orch plugin inspect`).
+/// A self-description, with the capabilities it asks for. Those are data
+/// (a command's argument may hold a script with line breaks): bounded, not
+/// rewritten; what shows them makes them printable.
 pub fn info(mut info: PluginInfo) -> Result<PluginInfo, Oversized> {
     bounded("a plugin name", &info.name, NAME_BYTES)?;
     bounded("a plugin version", &info.version, NAME_BYTES)?;
@@ -89,12 +90,13 @@ pub fn info(mut info: PluginInfo) -> Result<PluginInfo, Oversized> {
     for command in &caps.commands {
         counted("command arguments asked for", &command.args, MAX_CAPABILITIES)?;
     }
-    let commands = caps.commands.iter_mut().flat_map(|c| std::iter::once(&mut c.program).chain(c.args.iter_mut()));
-    let lists = caps.http.iter_mut().chain(caps.secrets.iter_mut()).chain(caps.read_paths.iter_mut());
-    for text in [&mut info.name, &mut info.version, &mut info.description].into_iter().chain(lists).chain(commands) {
+    let commands = caps.commands.iter().flat_map(|c| std::iter::once(&c.program).chain(&c.args));
+    for text in caps.http.iter().chain(&caps.secrets).chain(&caps.read_paths).chain(commands) {
         bounded("a capability", text, LINE_BYTES)?;
-        clean(text);
     }
+    clean(&mut info.name);
+    clean(&mut info.version);
+    clean(&mut info.description);
     Ok(info)
 }
 

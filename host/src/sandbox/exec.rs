@@ -30,7 +30,11 @@ pub async fn run(
     time_left: Duration,
 ) -> Result<CommandOutput, PluginError> {
     let deny = |detail: String| plugin.deny(Capability::Exec, detail);
-    plugin.grants.check_command(&command.program, &command.args).map_err(&deny)?;
+    let grant = plugin.grants.check_command(&command.program, &command.args, workspace).map_err(&deny)?;
+    if !command.stdin.is_empty() && !grant.stdin {
+        return Err(deny(format!("`{}` may not be given input: its grant does not say stdin = true", command.program)));
+    }
+    let stdin = if grant.stdin { Stdio::piped() } else { Stdio::null() };
     let cwd = match &command.cwd {
         Some(dir) => {
             // Resolved before it is checked: a link on the way (a committed
@@ -60,7 +64,7 @@ pub async fn run(
         .current_dir(&cwd)
         .env_clear()
         .envs(passthrough_env())
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -70,11 +74,12 @@ pub async fn run(
     let group = ProcessGroup(child.id().and_then(|id| Pid::from_raw(i32::try_from(id).ok()?)));
 
     let cap = plugin.services.caps.command_output_bytes;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
     let input = command.stdin;
-    let feed = tokio::spawn(async move {
-        // A process that exits without reading its input is not an error.
-        let _ = stdin.write_all(&input).await;
+    let feed = child.stdin.take().map(|mut stdin| {
+        tokio::spawn(async move {
+            // A process that exits without reading its input is not an error.
+            let _ = stdin.write_all(&input).await;
+        })
     });
     // Readers run on their own so that what a stopped process printed
     // before its timeout is still returned.
@@ -93,7 +98,9 @@ pub async fn run(
             (None, true)
         }
     };
-    feed.abort();
+    if let Some(feed) = feed {
+        feed.abort();
+    }
     let (stdout, out_cut) = collect(stdout).await;
     let (mut stderr, err_cut) = collect(stderr).await;
     if timed_out {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::arg_patterns;
 use super::bindings::types::{Capabilities, CommandRequest};
 use super::glob;
 
@@ -32,15 +33,20 @@ pub struct Grants {
     pub commands: Vec<CommandGrant>,
 }
 
-/// One allowlisted command: a program and the patterns its arguments must match.
+/// One allowlisted command: a program and the patterns its arguments must
+/// match, in order ([`arg_patterns`](super::arg_patterns)).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandGrant {
     /// Program name as looked up on PATH (`pytest`) or an absolute path.
     pub program: String,
-    /// Every argument must match one of these `*`-patterns; empty means no arguments.
+    /// One pattern per argument, in order; a last `**` stands for any
+    /// further plain arguments; empty means no arguments.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Whether the plugin may write to the command's standard input (closed otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdin: bool,
 }
 
 /// A plugin's request has the same shape as a grant: the grant that would
@@ -54,7 +60,7 @@ impl From<&Capabilities> for Grants {
             commands: requested
                 .commands
                 .iter()
-                .map(|c| CommandGrant { program: c.program.clone(), args: c.args.clone() })
+                .map(|c| CommandGrant { program: c.program.clone(), args: c.args.clone(), stdin: false })
                 .collect(),
         }
     }
@@ -204,6 +210,13 @@ impl Grants {
             if command.program.is_empty() {
                 return Err("a command grant has an empty program".to_owned());
             }
+            if arg_patterns::is_interpreter(&command.program) && !arg_patterns::pins_code(&command.args) {
+                return Err(format!(
+                    "`{}` runs whatever code it is given, and args = {:?} leave that code open; pin it: a script path, \
+                     or -m MODULE / -c CODE before any `*`",
+                    command.program, command.args
+                ));
+            }
         }
         Ok(())
     }
@@ -240,7 +253,11 @@ impl Grants {
         for command in &requested.commands {
             if !self.covers_command_request(command) {
                 return Some(Missing {
-                    capability: format!("running `{} {}`", command.program, command.args.join(" ")),
+                    capability: crate::untrusted::one_line(&format!(
+                        "running `{} {}`",
+                        command.program,
+                        command.args.join(" ")
+                    )),
                     hint: format!("commands = [{{ program = {:?}, args = {:?} }}]", command.program, command.args),
                 });
             }
@@ -249,10 +266,9 @@ impl Grants {
     }
 
     fn covers_command_request(&self, wanted: &CommandRequest) -> bool {
-        self.commands.iter().any(|grant| {
-            grant.program == wanted.program
-                && wanted.args.iter().all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg)))
-        })
+        self.commands
+            .iter()
+            .any(|grant| grant.program == wanted.program && arg_patterns::covers(&grant.args, &wanted.args))
     }
 
     /// May the plugin send a request to `url`?
@@ -275,24 +291,24 @@ impl Grants {
         self.secrets.0.contains_key(name)
     }
 
-    /// May the plugin run `program` with `args`? On refusal, says why.
-    pub fn check_command(&self, program: &str, args: &[String]) -> Result<(), String> {
+    /// The grant that lets the plugin run `program` with `args` in
+    /// `workspace`; on refusal, why.
+    pub fn check_command(
+        &self,
+        program: &str,
+        args: &[String],
+        workspace: Option<&Path>,
+    ) -> Result<&CommandGrant, String> {
         let grants: Vec<&CommandGrant> = self.commands.iter().filter(|g| g.program == program).collect();
         if grants.is_empty() {
             return Err(format!("command `{program}` is not allowlisted"));
         }
-        let allowed = grants
-            .iter()
-            .any(|grant| args.iter().all(|arg| grant.args.iter().any(|pattern| glob::matches(pattern, arg))));
-        if allowed {
-            Ok(())
-        } else {
-            let rejected = args
-                .iter()
-                .find(|arg| !grants.iter().any(|g| g.args.iter().any(|p| glob::matches(p, arg))))
-                .map_or_else(|| args.join(" "), Clone::clone);
-            Err(format!("argument `{rejected}` of `{program}` matches no allowlisted pattern"))
-        }
+        grants.into_iter().find(|grant| arg_patterns::matches(&grant.args, args, workspace)).ok_or_else(|| {
+            format!(
+                "`{program} {}` matches no allowlisted argument list (patterns match one argument each, in order)",
+                args.join(" ")
+            )
+        })
     }
 
     /// The granted read path that contains `path`, if any. `path` must be
@@ -367,17 +383,37 @@ mod tests {
     }
 
     #[test]
-    fn commands_match_program_and_every_argument() {
-        let g = Grants {
-            commands: vec![CommandGrant { program: "pytest".into(), args: vec!["-q".into(), "--junitxml=*".into()] }],
+    fn commands_match_program_and_every_argument_in_order() {
+        let pytest = |args: &[&str]| CommandGrant {
+            program: "pytest".into(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            stdin: false,
+        };
+        let g = Grants { commands: vec![pytest(&["-q", "--junitxml=*"])], ..Grants::default() };
+        assert!(g.check_command("pytest", &["-q".into(), "--junitxml=out.xml".into()], None).is_ok());
+        assert!(g.check_command("pytest", &[], None).is_err(), "an empty list no longer passes");
+        let err = g.check_command("pytest", &["-q".into(), "--rootdir=/".into()], None).unwrap_err();
+        assert!(err.contains("--rootdir=/"), "{err}");
+        let err = g.check_command("rm", &["-rf".into()], None).unwrap_err();
+        assert!(err.contains("not allowlisted"), "{err}");
+        let open = Grants {
+            commands: vec![CommandGrant {
+                program: "python3".into(),
+                args: vec!["-B".into(), "-q".into()],
+                stdin: true,
+            }],
             ..Grants::default()
         };
-        assert!(g.check_command("pytest", &["-q".into(), "--junitxml=out.xml".into()]).is_ok());
-        assert!(g.check_command("pytest", &[]).is_ok());
-        let err = g.check_command("pytest", &["-q".into(), "--rootdir=/".into()]).unwrap_err();
-        assert!(err.contains("--rootdir=/"), "{err}");
-        let err = g.check_command("rm", &["-rf".into()]).unwrap_err();
-        assert!(err.contains("not allowlisted"), "{err}");
+        assert!(open.validate().unwrap_err().contains("`python3` runs whatever code it is given"));
+        let pinned = Grants {
+            commands: vec![CommandGrant {
+                program: "python3".into(),
+                args: ["-B", "-m", "pytest", "-q"].map(String::from).to_vec(),
+                stdin: false,
+            }],
+            ..Grants::default()
+        };
+        assert_eq!(pinned.validate(), Ok(()));
     }
 
     #[test]
