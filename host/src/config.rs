@@ -62,6 +62,29 @@ pub struct OrchConfig {
     /// When LLM replies come from a cassette.
     #[serde(default)]
     pub replay: ReplayConfig,
+    /// How the commands plugins run are confined.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+}
+
+/// `[sandbox]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// `enforce` (Landlock, seccomp, a cgroup; refuse what cannot be
+    /// enforced) or `off` (plain host processes, said in the run log).
+    #[serde(default)]
+    pub os: crate::confine::OsSandbox,
+}
+
+impl SandboxConfig {
+    /// How the plugin runtime starts commands under this setting.
+    pub fn confinement(&self) -> crate::confine::Confinement {
+        match self.os {
+            crate::confine::OsSandbox::Enforce => crate::confine::Confinement::this_executable(),
+            crate::confine::OsSandbox::Off => crate::confine::Confinement::Off,
+        }
+    }
 }
 
 /// `[store]`.

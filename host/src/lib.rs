@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod confine;
 pub mod cost;
 pub mod engine;
 pub mod journal;

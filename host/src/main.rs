@@ -7,5 +7,9 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // The confinement helper runs before anything else, single-threaded.
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == orch_host::confine::HELPER_ARG) {
+        return orch_host::confine::helper::main();
+    }
     orch_host::cli::main()
 }

@@ -154,16 +154,24 @@ impl RunLogAudit {
 impl AuditSink for RunLogAudit {
     fn record(&self, event: &AuditEvent) {
         TracingAudit.record(event);
-        if let (AuditEvent::Denied { plugin, capability, detail }, Some(log)) = (event, self.log.get()) {
-            let what = match capability {
-                Capability::Http => "HTTP",
-                Capability::Secret => "a secret",
-                Capability::Exec => "a command",
-            };
-            let line = format!("- `{}` ⛔ **sandbox** `{plugin}` — denied {what}: {detail}\n", render_iso(now_ms()));
-            if let Err(e) = log.append(&line) {
-                tracing::warn!("cannot append to {}: {e}", log.path.display());
+        let Some(log) = self.log.get() else { return };
+        let line = match event {
+            AuditEvent::Denied { plugin, capability, detail } => {
+                let what = match capability {
+                    Capability::Http => "HTTP",
+                    Capability::Secret => "a secret",
+                    Capability::Exec => "a command",
+                };
+                format!("⛔ **sandbox** `{plugin}` — denied {what}: {}", crate::untrusted::one_line(detail))
             }
+            AuditEvent::Unconfined { plugin, program } => format!(
+                "⚠️ **sandbox** `{plugin}` — `{}` runs unconfined by the kernel ([sandbox] os = \"off\")",
+                crate::untrusted::one_line(program)
+            ),
+            _ => return,
+        };
+        if let Err(e) = log.append(&format!("- `{}` {line}\n", render_iso(now_ms()))) {
+            tracing::warn!("cannot append to {}: {e}", log.path.display());
         }
     }
 }

@@ -11,10 +11,7 @@ use orch_host::sandbox::{
 use orch_tests::plugins::ORCH_TEST_GATE_PROBE;
 
 async fn gate_probe(runtime: &orch_host::sandbox::Runtime) -> LoadedPlugin {
-    let grants = Grants {
-        commands: vec![CommandGrant { program: "cat".into(), args: vec!["*".into()], stdin: false }],
-        ..Grants::default()
-    };
+    let grants = Grants { commands: vec![CommandGrant::new("cat", vec!["*".into()])], ..Grants::default() };
     let spec = PluginSpec {
         grants,
         timeout: Some(Duration::from_secs(10)),

@@ -10,7 +10,7 @@ use super::{probe, probe_command, runtime_with_caps};
 async fn commands_stop_at_their_timeout_and_their_output_is_capped() {
     let caps = OutputCaps { command_output_bytes: 1024, ..OutputCaps::default() };
     let (runtime, _) = runtime_with_caps(caps);
-    let grant = |program: &str| CommandGrant { program: program.into(), args: vec!["**".into()], stdin: false };
+    let grant = |program: &str| CommandGrant::new(program, vec!["**".into()]);
     let plugin = runtime
         .load(probe(Grants { commands: vec![grant("sleep"), grant("seq")], ..Grants::default() }))
         .await
@@ -30,10 +30,7 @@ async fn commands_stop_at_their_timeout_and_their_output_is_capped() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let script = script.display().to_string();
     let scripted = runtime
-        .load(probe(Grants {
-            commands: vec![CommandGrant { program: script.clone(), args: vec![], stdin: false }],
-            ..Grants::default()
-        }))
+        .load(probe(Grants { commands: vec![CommandGrant::new(script.clone(), vec![])], ..Grants::default() }))
         .await
         .unwrap();
     let partial = scripted.route(&probe_command(&format!("exec timeout=300 {script}"))).await.unwrap().reason;

@@ -3,6 +3,7 @@
 //! compiled-component cache, the router plugin's decisions, and the provider
 //! plugins against the mock LLM server.
 
+mod confinement;
 mod costs;
 mod gates;
 mod host_limits;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use orch_host::confine::Confinement;
 use orch_host::sandbox::{
     AuditSink, Grants, OutputCaps, PluginSource, PluginSpec, RecordingAudit, Risk, Role, RouteRequest, Runtime,
     StaticSecrets, Task,
@@ -40,9 +42,15 @@ fn runtime_with_caps(caps: OutputCaps) -> (Runtime, Arc<RecordingAudit>) {
         .audit(Arc::clone(&audit) as Arc<dyn AuditSink>)
         .secrets(Arc::new(StaticSecrets(vec![("TEST_KEY".into(), "s3cr3t-value".into())])))
         .output_caps(caps)
+        .confinement(confinement())
         .build()
         .expect("the runtime starts");
     (runtime, audit)
+}
+
+/// Commands confined through the test helper binary.
+fn confinement() -> Confinement {
+    Confinement::Enforce { helper: env!("CARGO_BIN_EXE_orch-sandbox-exec").into() }
 }
 
 /// The probe plugin with `grants`, a 64 MiB cap and a 500 ms deadline.

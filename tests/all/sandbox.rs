@@ -114,10 +114,7 @@ async fn a_command_not_granted_is_never_spawned() {
     let marker = dir.path().join("marker");
     let (runtime, audit) = runtime();
     let plugin = runtime
-        .load(probe(Grants {
-            commands: vec![CommandGrant { program: "echo".into(), args: vec!["hello*".into()], stdin: false }],
-            ..Grants::default()
-        }))
+        .load(probe(Grants { commands: vec![CommandGrant::new("echo", vec!["hello*".into()])], ..Grants::default() }))
         .await
         .unwrap();
 

@@ -147,7 +147,10 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     }
 
     let audit = Arc::new(RunLogAudit::default());
-    let runtime = Runtime::builder().audit(Arc::clone(&audit) as Arc<dyn AuditSink>).build()?;
+    let runtime = Runtime::builder()
+        .audit(Arc::clone(&audit) as Arc<dyn AuditSink>)
+        .confinement(config.config.sandbox.confinement())
+        .build()?;
     let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router).await?;
     let unconfigured: Vec<String> = settings.gates.names().into_iter().filter(|g| !plugins.has_gate(g)).collect();
     if !unconfigured.is_empty() {

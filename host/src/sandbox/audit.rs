@@ -30,6 +30,8 @@ pub enum AuditEvent {
     HttpSent { plugin: PluginId, method: String, url: String, status: Option<u16> },
     /// A command ran.
     CommandRun { plugin: PluginId, program: String, args: Vec<String>, exit_code: Option<i32> },
+    /// A command ran unconfined, as `[sandbox] os = "off"` asks.
+    Unconfined { plugin: PluginId, program: String },
 }
 
 /// Receives audit events. Must be cheap: it is called on the call path.
@@ -61,6 +63,9 @@ impl AuditSink for TracingAudit {
             }
             AuditEvent::CommandRun { plugin, program, args, exit_code } => {
                 tracing::debug!(%plugin, %program, ?args, ?exit_code, "command");
+            }
+            AuditEvent::Unconfined { plugin, program } => {
+                tracing::warn!(%plugin, %program, "command runs unconfined ([sandbox] os = \"off\")");
             }
         }
     }

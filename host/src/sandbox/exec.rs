@@ -1,8 +1,11 @@
 //! The `exec` import: runs an allowlisted command with tokio::process, in a
 //! working directory inside the plugin's granted read paths, with a cleared
 //! environment, a timeout bounded by the call's deadline and capped output.
-//! The command runs in its own process group, which is killed as a whole on
-//! timeout or when the call is abandoned. A refused command is never spawned.
+//! The command is confined by the kernel ([`crate::confine`]) unless the
+//! operator turned that off; it runs in its own process group and, where one
+//! can be made, its own cgroup, killed as a whole when the call ends, times
+//! out or is abandoned. A refused command is never spawned. The worktree's
+//! `.git` pointer is checked after every command and put back if changed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,6 +19,7 @@ use super::audit::{AuditEvent, Capability};
 use super::bindings::types::{Command, CommandOutput, PluginError};
 use super::grants::within;
 use super::state::PluginContext;
+use crate::confine::{self, CallBox, Confinement};
 
 /// How long output readers may keep draining after the process has exited.
 const READER_GRACE: Duration = Duration::from_secs(1);
@@ -59,11 +63,26 @@ pub async fn run(
         PluginError::Fatal(format!("command `{}` is allowlisted but not found on PATH", command.program))
     })?;
 
-    let mut child = Process::new(&program)
-        .args(&command.args)
+    let git_pointer = workspace.and_then(|w| std::fs::read(w.join(".git")).ok());
+    let (mut process, call_box) = match &plugin.services.confinement {
+        Confinement::Enforce { helper } => {
+            let call_box =
+                CallBox::new().map_err(|e| PluginError::Fatal(format!("cannot prepare the sandbox: {e}")))?;
+            let mut read: Vec<PathBuf> = grant.read.iter().chain(&plugin.grants.read_paths).cloned().collect();
+            read.push(cwd.clone());
+            read.extend(workspace.and_then(confine::git_common_dir));
+            let write = workspace.map(Path::to_owned).into_iter().collect();
+            (call_box.command(helper, program, command.args.clone(), read, write), Some(call_box))
+        }
+        Confinement::Off => {
+            plugin.audit(&AuditEvent::Unconfined { plugin: plugin.id(), program: command.program.clone() });
+            let mut process = Process::new(&program);
+            process.args(&command.args).env_clear().envs(passthrough_env());
+            (process, None)
+        }
+    };
+    let mut child = process
         .current_dir(&cwd)
-        .env_clear()
-        .envs(passthrough_env())
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -101,10 +120,22 @@ pub async fn run(
     if let Some(feed) = feed {
         feed.abort();
     }
+    if let Some(call_box) = call_box {
+        // Whatever the command left running (`setsid` included) ends with the call.
+        let _ = tokio::task::spawn_blocking(move || call_box.release()).await;
+    }
     let (stdout, out_cut) = collect(stdout).await;
     let (mut stderr, err_cut) = collect(stderr).await;
     if timed_out {
         stderr.extend_from_slice(format!("\n[orch: stopped after {} ms]", timeout.as_millis()).as_bytes());
+    }
+    if let Some(workspace) = workspace {
+        keep_git_pointer(workspace, git_pointer.as_deref())?;
+    }
+    if exit_code == Some(confine::REFUSED)
+        && let Some(refusal) = String::from_utf8_lossy(&stderr).trim().strip_prefix(confine::REFUSAL_PREFIX)
+    {
+        return Err(PluginError::Fatal(format!("`{}` was not run: {refusal}", command.program)));
     }
     plugin.audit(&AuditEvent::CommandRun {
         plugin: plugin.id(),
@@ -113,6 +144,22 @@ pub async fn run(
         exit_code,
     });
     Ok(CommandOutput { exit_code, stdout, stderr, timed_out, truncated: out_cut || err_cut })
+}
+
+/// Puts the worktree's `.git` pointer back if a command changed it (it would
+/// lead orch's own git elsewhere), and says so.
+fn keep_git_pointer(workspace: &Path, before: Option<&[u8]>) -> Result<(), PluginError> {
+    let Some(before) = before else { return Ok(()) };
+    let pointer = workspace.join(".git");
+    if std::fs::symlink_metadata(&pointer).is_ok_and(|m| m.is_file())
+        && std::fs::read(&pointer).ok().as_deref() == Some(before)
+    {
+        return Ok(());
+    }
+    let _ = std::fs::remove_dir_all(&pointer).or_else(|_| std::fs::remove_file(&pointer));
+    std::fs::write(&pointer, before)
+        .map_err(|e| PluginError::Fatal(format!("cannot restore the worktree's .git: {e}")))?;
+    Err(PluginError::Fatal("the command changed the worktree's .git pointer; it was put back".into()))
 }
 
 /// A command's process group, killed with everything in it when dropped, so

@@ -47,6 +47,17 @@ pub struct CommandGrant {
     /// Whether the plugin may write to the command's standard input (closed otherwise).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stdin: bool,
+    /// Directories the command may read besides the system's, its own
+    /// toolchain's and the worktree (a virtualenv, a toolchain elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read: Vec<PathBuf>,
+}
+
+impl CommandGrant {
+    /// `program` with argument patterns `args`, no input and no extra reads.
+    pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
+        Self { program: program.into(), args, stdin: false, read: Vec::new() }
+    }
 }
 
 /// A plugin's request has the same shape as a grant: the grant that would
@@ -57,11 +68,7 @@ impl From<&Capabilities> for Grants {
             http: requested.http.clone(),
             secrets: SecretGrants::unbound(&requested.secrets),
             read_paths: requested.read_paths.iter().map(PathBuf::from).collect(),
-            commands: requested
-                .commands
-                .iter()
-                .map(|c| CommandGrant { program: c.program.clone(), args: c.args.clone(), stdin: false })
-                .collect(),
+            commands: requested.commands.iter().map(|c| CommandGrant::new(c.program.clone(), c.args.clone())).collect(),
         }
     }
 }
@@ -384,11 +391,7 @@ mod tests {
 
     #[test]
     fn commands_match_program_and_every_argument_in_order() {
-        let pytest = |args: &[&str]| CommandGrant {
-            program: "pytest".into(),
-            args: args.iter().map(|a| (*a).to_owned()).collect(),
-            stdin: false,
-        };
+        let pytest = |args: &[&str]| CommandGrant::new("pytest", args.iter().map(|a| (*a).to_owned()).collect());
         let g = Grants { commands: vec![pytest(&["-q", "--junitxml=*"])], ..Grants::default() };
         assert!(g.check_command("pytest", &["-q".into(), "--junitxml=out.xml".into()], None).is_ok());
         assert!(g.check_command("pytest", &[], None).is_err(), "an empty list no longer passes");
@@ -397,20 +400,12 @@ mod tests {
         let err = g.check_command("rm", &["-rf".into()], None).unwrap_err();
         assert!(err.contains("not allowlisted"), "{err}");
         let open = Grants {
-            commands: vec![CommandGrant {
-                program: "python3".into(),
-                args: vec!["-B".into(), "-q".into()],
-                stdin: true,
-            }],
+            commands: vec![CommandGrant::new("python3", vec!["-B".into(), "-q".into()])],
             ..Grants::default()
         };
         assert!(open.validate().unwrap_err().contains("`python3` runs whatever code it is given"));
         let pinned = Grants {
-            commands: vec![CommandGrant {
-                program: "python3".into(),
-                args: ["-B", "-m", "pytest", "-q"].map(String::from).to_vec(),
-                stdin: false,
-            }],
+            commands: vec![CommandGrant::new("python3", ["-B", "-m", "pytest", "-q"].map(String::from).to_vec())],
             ..Grants::default()
         };
         assert_eq!(pinned.validate(), Ok(()));

@@ -25,6 +25,7 @@ use super::identity::{self, Identity, World};
 use super::plugin::{LoadedPlugin, Prepared, WorldPre};
 use super::secrets::{EnvSecrets, SecretSource};
 use super::state::{CallState, HostServices, Limits, OutputCaps, Phase, PluginContext};
+use crate::confine::Confinement;
 
 /// Where a plugin's component comes from.
 #[derive(Debug, Clone)]
@@ -126,9 +127,18 @@ pub struct RuntimeBuilder {
     secrets: Arc<dyn SecretSource>,
     audit: Arc<dyn AuditSink>,
     caps: OutputCaps,
+    confinement: Confinement,
 }
 
 impl RuntimeBuilder {
+    /// Confines commands as `confinement` says (default: through this
+    /// executable, which must run [`crate::confine::helper::main`] when
+    /// asked; see [`Confinement::this_executable`]).
+    pub fn confinement(mut self, confinement: Confinement) -> Self {
+        self.confinement = confinement;
+        self
+    }
+
     /// Stores compiled components in `dir` instead of the default cache dir.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
@@ -172,6 +182,7 @@ impl RuntimeBuilder {
                 secrets: self.secrets,
                 audit: self.audit,
                 caps: self.caps,
+                confinement: self.confinement,
             }),
             slots: Arc::new(Semaphore::new(MAX_LIVE_INSTANCES as usize)),
         })
@@ -196,6 +207,7 @@ impl Runtime {
             secrets: Arc::new(EnvSecrets),
             audit: Arc::new(TracingAudit),
             caps: OutputCaps::default(),
+            confinement: Confinement::this_executable(),
         }
     }
 

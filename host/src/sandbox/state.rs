@@ -67,6 +67,8 @@ pub struct HostServices {
     pub audit: Arc<dyn AuditSink>,
     /// Output size caps.
     pub caps: OutputCaps,
+    /// How commands are confined by the kernel.
+    pub confinement: crate::confine::Confinement,
 }
 
 impl HostServices {

@@ -53,6 +53,8 @@ async fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Stri
             .arg(dir)
             // Commits must not depend on the user's git identity or hooks.
             .args(["-c", "user.name=orch", "-c", "user.email=orch@localhost", "-c", "core.hooksPath=/dev/null"])
+            // A worktree's config could name a monitor program to run.
+            .args(["-c", "core.fsmonitor=false"])
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
             .envs(env.iter().copied())

@@ -1,7 +1,9 @@
 //! A gate plugin that does what the task's goal says inside the workspace it
 //! is asked to judge, for the sandbox tests: `read FILE`, `write FILE`,
-//! `exec [cwd=DIR] PROGRAM ARGS…`. The check's summary reports what
-//! happened; it passes when the action worked.
+//! `exec [cwd=DIR] PROGRAM ARGS…`, `sh SCRIPT` (`sh -c SCRIPT` in the
+//! workspace). The check's summary reports what happened (for `sh`: the
+//! exit code, standard output and standard error); it passes when the
+//! action worked.
 
 use orch_sdk::gate::{CheckRequest, CheckResult, Gate};
 use orch_sdk::{Capabilities, Plugin, PluginError, exec};
@@ -42,6 +44,12 @@ impl Gate for GateProbe {
                 let output = exec::Command::new(program).args(words).cwd(cwd).run()?;
                 let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
                 (output.exit_code == Some(0), format!("exit {:?}: {stdout}", output.exit_code))
+            }
+            "sh" => {
+                let output = exec::Command::new("sh").args(["-c", arg]).cwd(&request.workspace).run()?;
+                let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+                let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+                (output.exit_code == Some(0), format!("exit {:?}: {stdout} | {stderr}", output.exit_code))
             }
             other => return Err(PluginError::InvalidInput(format!("unknown action `{other}`"))),
         };
