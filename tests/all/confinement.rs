@@ -214,6 +214,55 @@ async fn nothing_a_command_starts_outlives_its_call_and_a_fork_bomb_is_bounded()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn without_a_cgroup_the_helper_reaps_the_whole_tree_and_the_command_cannot_kill_it() {
+    let world = World::new();
+    let helper = Confinement::Enforce { helper: env!("CARGO_BIN_EXE_orch-sandbox-exec").into(), cgroups: false };
+    let scripts = [
+        // A daemon, then an attempt to kill the supervising helper, then an exit code.
+        "setsid sleep 3434 > /dev/null 2>&1 < /dev/null & kill -9 $PPID 2>&1; echo started; exit 3".to_owned(),
+        // A daemon still running when the call times out.
+        "setsid sleep 3535 > /dev/null 2>&1 < /dev/null & sleep 60".to_owned(),
+        "grep -E '^(NoNewPrivs|CapEff):' /proc/self/status".to_owned(),
+    ];
+    let script_refs: Vec<&str> = scripts.iter().map(String::as_str).collect();
+    let (gate, _) = world.gate(&script_refs, helper).await;
+
+    let out = world.run(&gate, &scripts[0]).await;
+    assert!(out.starts_with("exit Some(3): ") && out.contains("started"), "the command's own code: {out}");
+    assert!(out.contains("Operation not permitted"), "the command cannot signal its supervisor: {out}");
+    assert_eq!(running("sleep 3434"), 0, "the setsid child ended with the call: {out}");
+
+    let request = CheckRequest {
+        task: Task {
+            id: "t".into(),
+            goal: format!("sh {}", scripts[1]),
+            risk: Risk::Low,
+            area: "core".into(),
+            labels: vec![],
+        },
+        workspace: world.path("worktree").display().to_string(),
+        changed_files: vec![],
+        diff: String::new(),
+        change_size: "small".into(),
+    };
+    let stopped = tokio::time::timeout(Duration::from_millis(1500), gate.check(&request)).await;
+    assert!(stopped.is_err(), "the call was abandoned while its command ran");
+    // The abandoned call's helper was asked to stop and kills the tree; give it a moment.
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        left = running("sleep 3535");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0, "nothing of an abandoned call is left running");
+
+    let status = world.run(&gate, &scripts[2]).await;
+    assert!(status.contains("NoNewPrivs: 1") && status.contains("CapEff: 0000000000000000"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_worktree_git_pointer_is_put_back_and_the_opt_out_is_on_record() {
     let world = World::new();
     let pointer = world.path("worktree/.git");

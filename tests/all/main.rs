@@ -50,7 +50,7 @@ fn runtime_with_caps(caps: OutputCaps) -> (Runtime, Arc<RecordingAudit>) {
 
 /// Commands confined through the test helper binary.
 fn confinement() -> Confinement {
-    Confinement::Enforce { helper: env!("CARGO_BIN_EXE_orch-sandbox-exec").into() }
+    Confinement::Enforce { helper: env!("CARGO_BIN_EXE_orch-sandbox-exec").into(), cgroups: true }
 }
 
 /// The probe plugin with `grants`, a 64 MiB cap and a 500 ms deadline.

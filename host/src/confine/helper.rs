@@ -6,6 +6,12 @@
 //! `execve`s the program with the policy's environment only. Anything that
 //! cannot be enforced in full is a refusal: exit code [`REFUSED`] and one
 //! line on standard error starting with [`REFUSAL_PREFIX`].
+//!
+//! Without a cgroup, the helper supervises instead ([`supervise`]): it
+//! becomes a child subreaper, starts itself again for the confined command
+//! (whose Landlock domain then cannot signal it), and when the command ends
+//! or orch stops the call with SIGTERM (or dies), kills every descendant
+//! left, `setsid` ones included, before it exits with the command's status.
 
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
@@ -42,14 +48,89 @@ fn confine_and_exec() -> Result<Never, String> {
         std::fs::write(cgroup.join("cgroup.procs"), std::process::id().to_string())
             .map_err(|e| format!("cannot join the call's cgroup {}: {e}", cgroup.display()))?;
     }
-    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+    let supervisor = policy.cgroup.is_none() && !policy.supervised;
+    // A supervisor hears orch's death as a stop, so it still cleans up.
+    let death = if supervisor { Signal::TERM } else { Signal::KILL };
+    rustix::process::set_parent_process_death_signal(Some(death))
         .map_err(|e| format!("cannot ask to die with orch: {e}"))?;
     drop_capabilities()?;
     rustix::thread::set_no_new_privs(true).map_err(|e| format!("cannot set no_new_privs: {e}"))?;
+    if supervisor {
+        return supervise(policy);
+    }
     landlock(&policy)?;
     seccomp::apply()?;
     let error = Command::new(&policy.program).args(&policy.args).env_clear().envs(policy.env).exec();
     Err(format!("cannot run {}: {error}", policy.program.display()))
+}
+
+/// Runs the confined command as a child (this helper again, with
+/// `supervised` set) and, as its subreaper, kills whatever the command left
+/// running once it exits or the call is stopped (SIGTERM); exits with the
+/// command's code, or 128 + the signal that ended it.
+fn supervise(mut policy: Policy) -> Result<Never, String> {
+    use std::os::unix::process::ExitStatusExt as _;
+
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|e| format!("cannot become the command's subreaper: {e}"))?;
+    policy.supervised = true;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot supervise: {e}"))?;
+    let status = runtime.block_on(async {
+        let mut stop = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+        let mut child = tokio::process::Command::new("/proc/self/exe")
+            .arg(super::HELPER_ARG)
+            .env_clear()
+            .env(POLICY_VAR, serde_json::to_string(&policy).expect("policies serialise"))
+            .spawn()
+            .map_err(|e| format!("cannot start the confined command: {e}"))?;
+        tokio::select! {
+            status = child.wait() => status.map(Some).map_err(|e| format!("waiting for the command: {e}")),
+            _ = stop.recv() => Ok(None),
+        }
+    });
+    kill_descendants();
+    let code = match status? {
+        Some(status) => status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        None => 128 + Signal::TERM.as_raw(),
+    };
+    std::process::exit(code)
+}
+
+/// Kills every descendant of this subreaper: its children are killed, theirs
+/// are then reparented to it, and so on until none is left (bounded rounds).
+fn kill_descendants() {
+    let me = rustix::process::getpid();
+    for _ in 0..10_000 {
+        while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
+        let children = children_of(me.as_raw_nonzero().get());
+        if children.is_empty() {
+            return;
+        }
+        for pid in children.into_iter().filter_map(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// The live processes whose parent is `parent`, from `/proc`.
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // `pid (comm) state ppid …`: the name may hold spaces and parentheses.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+            let mut fields = rest.split_whitespace();
+            let state = fields.next();
+            state != Some("Z") && fields.next().and_then(|p| p.parse().ok()) == Some(parent)
+        })
+        .collect()
 }
 
 /// Drops every capability: the secure bits that keep root from regaining
@@ -61,7 +142,8 @@ fn drop_capabilities() -> Result<(), String> {
         | CapabilitiesSecureBits::NO_SETUID_FIXUP
         | CapabilitiesSecureBits::NO_SETUID_FIXUP_LOCKED;
     let privileged = rustix::process::getuid().is_root() || rustix::process::geteuid().is_root();
-    if privileged {
+    let already = rustix::thread::capabilities_secure_bits().is_ok_and(|bits| bits.contains(root_cannot_regain));
+    if privileged && !already {
         rustix::thread::set_capabilities_secure_bits(root_cannot_regain)
             .map_err(|e| format!("cannot stop root from regaining capabilities: {e}"))?;
     }

@@ -52,8 +52,10 @@ pub enum OsSandbox {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confinement {
     /// Through `helper` (an executable that runs [`helper::main`] when its
-    /// first argument is [`HELPER_ARG`]: normally orch itself).
-    Enforce { helper: PathBuf },
+    /// first argument is [`HELPER_ARG`]: normally orch itself), containing
+    /// each call's process tree in a cgroup where `cgroups` is true and one
+    /// is writable, else with the helper as the tree's subreaper.
+    Enforce { helper: PathBuf, cgroups: bool },
     /// Unconfined.
     Off,
 }
@@ -62,9 +64,9 @@ impl Confinement {
     /// Confinement through this very executable.
     pub fn this_executable() -> Self {
         match std::env::current_exe() {
-            Ok(helper) => Self::Enforce { helper },
+            Ok(helper) => Self::Enforce { helper, cgroups: true },
             // Without a path to re-run, nothing can be confined: refuse later, loudly.
-            Err(_) => Self::Enforce { helper: PathBuf::from("/nonexistent/orch") },
+            Err(_) => Self::Enforce { helper: PathBuf::from("/nonexistent/orch"), cgroups: true },
         }
     }
 }
@@ -82,8 +84,15 @@ pub struct Policy {
     pub write: Vec<PathBuf>,
     /// Its whole environment.
     pub env: Vec<(String, String)>,
-    /// The pids cgroup the helper moves into before anything else, if any.
+    /// The pids cgroup the helper moves into before anything else; without
+    /// one, the helper stays as the command's parent and subreaper, and
+    /// kills every descendant when the command ends or orch stops the call
+    /// (SIGTERM).
     pub cgroup: Option<PathBuf>,
+    /// Set by the supervising helper for the helper it starts, which
+    /// confines itself and becomes the command.
+    #[serde(default)]
+    pub supervised: bool,
 }
 
 /// Directories every command may read: the system's programs, libraries and
@@ -153,7 +162,7 @@ impl Policy {
         }
         env.push(("HOME".to_owned(), home.display().to_string()));
         env.push(("TMPDIR".to_owned(), tmp.display().to_string()));
-        Self { program, args, read: readable, write: writable, env, cgroup: None }
+        Self { program, args, read: readable, write: writable, env, cgroup: None, supervised: false }
     }
 }
 
@@ -167,14 +176,15 @@ pub struct CallBox {
 }
 
 impl CallBox {
-    /// A fresh scratch directory and, where one can be made, a cgroup.
-    pub fn new() -> std::io::Result<Self> {
+    /// A fresh scratch directory and, if `cgroups` and one can be made, a cgroup.
+    pub fn new(cgroups: bool) -> std::io::Result<Self> {
         let name: String = std::iter::repeat_with(fastrand::alphanumeric).take(12).collect();
         let scratch = std::env::temp_dir().join(format!("orch-cmd-{name}"));
         std::fs::create_dir(&scratch)?;
         std::fs::create_dir(scratch.join("home"))?;
         std::fs::create_dir(scratch.join("tmp"))?;
-        Ok(Self { scratch, group: cgroup::CallGroup::create() })
+        let group = if cgroups { cgroup::CallGroup::create() } else { None };
+        Ok(Self { scratch, group })
     }
 
     /// Whether the call's whole process tree is contained (a cgroup), not

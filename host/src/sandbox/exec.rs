@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, kill_process_group};
+use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command as Process;
 
@@ -65,9 +65,9 @@ pub async fn run(
 
     let git_pointer = workspace.and_then(|w| std::fs::read(w.join(".git")).ok());
     let (mut process, call_box) = match &plugin.services.confinement {
-        Confinement::Enforce { helper } => {
+        Confinement::Enforce { helper, cgroups } => {
             let call_box =
-                CallBox::new().map_err(|e| PluginError::Fatal(format!("cannot prepare the sandbox: {e}")))?;
+                CallBox::new(*cgroups).map_err(|e| PluginError::Fatal(format!("cannot prepare the sandbox: {e}")))?;
             let mut read: Vec<PathBuf> = grant.read.iter().chain(&plugin.grants.read_paths).cloned().collect();
             read.push(cwd.clone());
             read.extend(workspace.and_then(confine::git_common_dir));
@@ -81,16 +81,19 @@ pub async fn run(
             (process, None)
         }
     };
+    // A supervising helper (no cgroup) is stopped with SIGTERM, so that it
+    // can kill its command's whole tree first.
+    let supervised = call_box.as_ref().is_some_and(|b| !b.contains_the_tree());
     let mut child = process
         .current_dir(&cwd)
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
+        .kill_on_drop(!supervised)
         .spawn()
         .map_err(|e| PluginError::Fatal(format!("cannot start `{}`: {e}", command.program)))?;
-    let group = ProcessGroup(child.id().and_then(|id| Pid::from_raw(i32::try_from(id).ok()?)));
+    let group = ProcessGroup { leader: child.id().and_then(|id| Pid::from_raw(i32::try_from(id).ok()?)), supervised };
 
     let cap = plugin.services.caps.command_output_bytes;
     let input = command.stdin;
@@ -113,7 +116,10 @@ pub async fn run(
         }
         Err(_) => {
             group.kill();
-            let _ = child.wait().await;
+            if tokio::time::timeout(SUPERVISOR_GRACE, child.wait()).await.is_err() {
+                group.kill_all();
+                let _ = child.wait().await;
+            }
             (None, true)
         }
     };
@@ -162,13 +168,30 @@ fn keep_git_pointer(workspace: &Path, before: Option<&[u8]>) -> Result<(), Plugi
     Err(PluginError::Fatal("the command changed the worktree's .git pointer; it was put back".into()))
 }
 
+/// How long a supervising helper has to kill its command's tree and exit.
+const SUPERVISOR_GRACE: Duration = Duration::from_secs(5);
+
 /// A command's process group, killed with everything in it when dropped, so
-/// neither a timeout nor an abandoned call leaves its children running.
-struct ProcessGroup(Option<Pid>);
+/// neither a timeout nor an abandoned call leaves its children running. A
+/// supervising helper at its head is asked (SIGTERM) to kill its command's
+/// whole tree instead.
+struct ProcessGroup {
+    leader: Option<Pid>,
+    supervised: bool,
+}
 
 impl ProcessGroup {
     fn kill(&self) {
-        if let Some(pid) = self.0 {
+        match self.leader {
+            Some(pid) if self.supervised => {
+                let _ = kill_process(pid, Signal::TERM);
+            }
+            _ => self.kill_all(),
+        }
+    }
+
+    fn kill_all(&self) {
+        if let Some(pid) = self.leader {
             // The group may already be gone; there is nothing left to stop then.
             let _ = kill_process_group(pid, Signal::KILL);
         }
