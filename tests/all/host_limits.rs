@@ -59,3 +59,38 @@ async fn http_times_out_caps_responses_and_never_follows_redirects() {
     assert_eq!(redirect, format!("status 302 location {}", server.url("/followed")));
     assert!(server.requests().iter().all(|r| r.path != "/followed"), "the redirect was not followed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_file_is_bounded_in_size_kind_and_load_time() {
+    use orch_host::sandbox::{MAX_COMPONENT_BYTES, PluginSource, PluginSpec, Runtime};
+    let (runtime, _) = super::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let load = async |runtime: &Runtime, path: &std::path::Path| {
+        runtime
+            .load(PluginSpec::new("hostile", PluginSource::File(path.to_owned())))
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+
+    // Huge (sparse: no disk is used), and never read.
+    let huge = dir.path().join("huge.wasm");
+    std::fs::File::create(&huge).unwrap().set_len(MAX_COMPONENT_BYTES + 1).unwrap();
+    let err = load(&runtime, &huge).await;
+    assert!(err.contains("it is 268435457 bytes; the limit is 268435456 bytes (256 MiB)"), "{err}");
+
+    // A FIFO would block the read forever: refused at once.
+    let fifo = dir.path().join("fifo.wasm");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let err = tokio::time::timeout(std::time::Duration::from_secs(10), load(&runtime, &fifo)).await.unwrap();
+    assert!(err.contains("not a regular file"), "{err}");
+
+    // A load that outlives its deadline (a cold compile, with 1 ms) is given up.
+    let cold = tempfile::tempdir().unwrap();
+    let hasty =
+        Runtime::builder().cache_dir(cold.path()).load_limit(std::time::Duration::from_millis(1)).build().unwrap();
+    let err = load(&hasty, std::path::Path::new(orch_tests::plugins::ORCH_TEST_PROBE)).await;
+    assert!(err.contains("loading took longer than 1 ms"), "{err}");
+}

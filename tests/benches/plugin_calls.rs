@@ -1,7 +1,10 @@
 //! What a plugin costs: compiling the router component cold, loading it
 //! from the on-disk cache, instantiating from `InstancePre`, a complete
 //! `route` call on a fresh instance and a call on a warm one — next to the
-//! same decision made by the plain Rust function inside the plugin.
+//! same decision made by the plain Rust function inside the plugin. Then
+//! what the kernel's confinement adds to a command a gate runs: the same
+//! gate call running `true`, a Python one-liner and a small pytest suite,
+//! confined (Landlock, seccomp, cgroup, through the helper) and unconfined.
 //!
 //! Run with `RUST_BACKTRACE=0 cargo bench -p orch-tests` (a set
 //! `RUST_BACKTRACE` makes wasmtime capture host backtraces on every error).
@@ -10,8 +13,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use orch_host::config::LoadedConfig;
+use orch_host::confine::Confinement;
 use orch_host::sandbox::{
-    ComponentCache, Grants, PluginSource, PluginSpec, Risk, Role, RouteRequest, Runtime, Task, builtin,
+    CheckRequest, CommandGrant, ComponentCache, Grants, PluginSource, PluginSpec, Risk, Role, RouteRequest, Runtime,
+    Task, builtin,
 };
 use orch_router_rules::{ModelAliases, RuleTable, default_table};
 use wasmtime::component::Component;
@@ -123,5 +128,58 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The scripts the command benchmark runs, each through `sh -c`.
+const SCRIPTS: [(&str, &str); 3] = [
+    ("true", "true"),
+    ("python3 -c 'import json'", "python3 -c 'import json'"),
+    ("pytest, 3 tests", "python3 -m pytest -q -p no:cacheprovider test_bench.py"),
+];
+
+fn commands(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let cache_dir = tempfile::tempdir().expect("temp dir");
+    let worktree = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        worktree.path().join("test_bench.py"),
+        "def test_a():\n    assert 1 + 1 == 2\n\ndef test_b():\n    assert 'a' in 'abc'\n\ndef test_c():\n    assert sorted([3, 1]) == [1, 3]\n",
+    )
+    .expect("test file");
+    let request = |script: &str| CheckRequest {
+        task: Task {
+            id: "bench".into(),
+            goal: format!("sh {script}"),
+            risk: Risk::Low,
+            area: "core".into(),
+            labels: vec![],
+        },
+        workspace: worktree.path().display().to_string(),
+        changed_files: vec![],
+        diff: String::new(),
+        change_size: "small".into(),
+    };
+    let helper = Confinement::Enforce { helper: env!("CARGO_BIN_EXE_orch-sandbox-exec").into(), cgroups: true };
+    let mut group = c.benchmark_group("gate command");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    for (label, confinement) in [("confined", helper), ("unconfined", Confinement::Off)] {
+        let runtime = Runtime::builder().cache_dir(cache_dir.path()).confinement(confinement).build().expect("runtime");
+        let commands = SCRIPTS.iter().map(|(_, s)| CommandGrant::new("sh", vec!["-c".into(), (*s).into()])).collect();
+        let spec = PluginSpec {
+            grants: Grants { commands, ..Grants::default() },
+            timeout: Some(Duration::from_secs(60)),
+            ..PluginSpec::new("gate-probe", PluginSource::File(orch_tests::plugins::ORCH_TEST_GATE_PROBE.into()))
+        };
+        let gate = rt.block_on(runtime.load(spec)).expect("the gate probe loads");
+        for (name, script) in SCRIPTS {
+            let request = request(script);
+            let summary = rt.block_on(gate.check(&request)).expect("the gate runs").summary;
+            assert!(summary.starts_with("exit Some(0)"), "{name} ({label}): {summary}");
+            group.bench_function(format!("{name}, {label}"), |b| {
+                b.to_async(&rt).iter(|| async { gate.check(&request).await.expect("the gate runs") });
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, commands);
 criterion_main!(benches);

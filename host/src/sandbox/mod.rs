@@ -35,6 +35,8 @@ pub use plugin::{
     CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message, MessageRole, ModelChoice,
     PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
 };
-pub use runtime::{Inspection, PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits};
+pub use runtime::{
+    Inspection, LOAD_LIMIT, MAX_COMPONENT_BYTES, PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits,
+};
 pub use secrets::{EnvSecrets, SecretSource, StaticSecrets};
 pub use state::{Limits, OutputCaps, PluginContext};

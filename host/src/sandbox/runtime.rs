@@ -128,9 +128,23 @@ pub struct RuntimeBuilder {
     audit: Arc<dyn AuditSink>,
     caps: OutputCaps,
     confinement: Confinement,
+    load_limit: Duration,
 }
 
+/// The largest component file orch reads.
+pub const MAX_COMPONENT_BYTES: u64 = 256 << 20;
+
+/// How long loading one plugin may take by default: reading, compiling (a
+/// cold cache), linking and `describe()` together.
+pub const LOAD_LIMIT: Duration = Duration::from_secs(300);
+
 impl RuntimeBuilder {
+    /// Gives up on a plugin whose load takes longer than `limit` (default [`LOAD_LIMIT`]).
+    pub fn load_limit(mut self, limit: Duration) -> Self {
+        self.load_limit = limit;
+        self
+    }
+
     /// Confines commands as `confinement` says (default: through this
     /// executable, which must run [`crate::confine::helper::main`] when
     /// asked; see [`Confinement::this_executable`]).
@@ -185,8 +199,37 @@ impl RuntimeBuilder {
                 confinement: self.confinement,
             }),
             slots: Arc::new(Semaphore::new(MAX_LIVE_INSTANCES as usize)),
+            load_limit: self.load_limit,
         })
     }
+}
+
+/// Reads a component file: a regular file (never a FIFO or a device, whose
+/// read may never end) of at most [`MAX_COMPONENT_BYTES`].
+fn read_component_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Non-blocking, so that opening a FIFO does not wait for a writer.
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_COMPONENT_BYTES {
+        return Err(format!(
+            "it is {} bytes; the limit is {MAX_COMPONENT_BYTES} bytes ({} MiB)",
+            meta.len(),
+            MAX_COMPONENT_BYTES >> 20
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // The file may grow after the check: read no more than the limit allows.
+    file.take(MAX_COMPONENT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_COMPONENT_BYTES {
+        return Err(format!("it grew past {} MiB while being read", MAX_COMPONENT_BYTES >> 20));
+    }
+    Ok(bytes)
 }
 
 /// The process's plugin runtime.
@@ -197,6 +240,7 @@ pub struct Runtime {
     cache: ComponentCache,
     services: Arc<HostServices>,
     slots: Arc<Semaphore>,
+    load_limit: Duration,
 }
 
 impl Runtime {
@@ -208,6 +252,7 @@ impl Runtime {
             audit: Arc::new(TracingAudit),
             caps: OutputCaps::default(),
             confinement: Confinement::this_executable(),
+            load_limit: LOAD_LIMIT,
         }
     }
 
@@ -232,7 +277,7 @@ impl Runtime {
                     builtin::names().collect::<Vec<_>>().join(", ")
                 ))
             }),
-            PluginSource::File(path) => std::fs::read(path).map(Cow::Owned).map_err(|e| load_error(e.to_string())),
+            PluginSource::File(path) => read_component_file(path).map(Cow::Owned).map_err(load_error),
         }
     }
 
@@ -292,8 +337,23 @@ impl Runtime {
         Ok(plugin)
     }
 
-    /// Everything `load` does except comparing requests with grants.
+    /// Everything `load` does except comparing requests with grants, within
+    /// the load deadline.
     async fn load_unchecked(&self, spec: PluginSpec) -> Result<LoadedPlugin, SandboxError> {
+        let (plugin, source_desc) = (PluginId::unnamed(&spec.name), spec.source.describe());
+        tokio::time::timeout(self.load_limit, self.load_steps(spec)).await.unwrap_or_else(|_| {
+            Err(SandboxError::Load {
+                plugin,
+                source_desc,
+                message: format!(
+                    "loading took longer than {} ms (reading, compiling, linking and describe() together)",
+                    self.load_limit.as_millis()
+                ),
+            })
+        })
+    }
+
+    async fn load_steps(&self, spec: PluginSpec) -> Result<LoadedPlugin, SandboxError> {
         let id = PluginId::unnamed(&spec.name);
         let Compiled { component, identity, sha256, cache, size_bytes } = self.compile(&id, &spec.source).await?;
         if let Some(pin) = &spec.sha256
