@@ -157,12 +157,24 @@ fn commands(c: &mut Criterion) {
         diff: String::new(),
         change_size: "small".into(),
     };
+    let python = std::process::Command::new("sh").args(["-c", "command -v python3"]).output().expect("sh runs");
+    let python_toolchain =
+        orch_host::confine::toolchain_of(std::path::Path::new(String::from_utf8_lossy(&python.stdout).trim()));
     let helper = Confinement::Enforce { helper: env!("CARGO_BIN_EXE_orch-sandbox-exec").into(), cgroups: true };
     let mut group = c.benchmark_group("gate command");
     group.sample_size(10).measurement_time(Duration::from_secs(5));
     for (label, confinement) in [("confined", helper), ("unconfined", Confinement::Off)] {
         let runtime = Runtime::builder().cache_dir(cache_dir.path()).confinement(confinement).build().expect("runtime");
-        let commands = SCRIPTS.iter().map(|(_, s)| CommandGrant::new("sh", vec!["-c".into(), (*s).into()])).collect();
+        let mut commands: Vec<CommandGrant> = SCRIPTS
+            .iter()
+            .map(|(_, s)| CommandGrant {
+                // `sh` finds python3 on PATH: its toolchain (a pyenv root, say) is granted as a user would.
+                read: python_toolchain.clone(),
+                ..CommandGrant::new("sh", vec!["-c".into(), (*s).into()])
+            })
+            .collect();
+        // The probe declares it may run `cat`.
+        commands.push(CommandGrant::new("cat", vec!["*".into()]));
         let spec = PluginSpec {
             grants: Grants { commands, ..Grants::default() },
             timeout: Some(Duration::from_secs(60)),
