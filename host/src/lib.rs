@@ -8,6 +8,7 @@ pub mod cost;
 pub mod engine;
 pub mod journal;
 pub mod limits;
+pub mod regular_file;
 pub mod replay;
 pub mod retry;
 pub mod runlog;

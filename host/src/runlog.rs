@@ -161,6 +161,7 @@ impl AuditSink for RunLogAudit {
                     Capability::Http => "HTTP",
                     Capability::Secret => "a secret",
                     Capability::Exec => "a command",
+                    Capability::File => "a file",
                 };
                 format!("⛔ **sandbox** `{plugin}` — denied {what}: {}", crate::untrusted::one_line(detail))
             }

@@ -84,6 +84,70 @@ async fn files_are_unreachable_unless_granted_and_granted_ones_are_read_only() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn fifos_devices_and_sockets_in_a_granted_path_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let granted = dir.path().join("granted");
+    std::fs::create_dir_all(&granted).unwrap();
+    let fifo = granted.join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let _socket = std::os::unix::net::UnixListener::bind(granted.join("socket")).unwrap();
+    std::os::unix::fs::symlink("fifo", granted.join("to-fifo")).unwrap();
+    std::fs::write(granted.join("notes.txt"), "hello").unwrap();
+    let _release = ReleaseReaders(fifo.clone());
+
+    let (runtime, audit) = runtime();
+    let grants = Grants { read_paths: vec![granted.clone(), "/dev".into()], ..Grants::default() };
+    let plugin = runtime.load(probe(grants)).await.unwrap();
+    let read = |path: std::path::PathBuf| {
+        let plugin = &plugin;
+        async move { reason(plugin, &format!("read {}", path.display())).await }
+    };
+    for path in [fifo.clone(), granted.join("to-fifo"), granted.join("socket"), "/dev/zero".into()] {
+        let answer = read(path.clone()).await;
+        // Opening the FIFO for reading would wait for a writer (and the
+        // call would end at its deadline, leaving a host thread stuck).
+        assert!(answer.starts_with("read failed") && answer.contains("not permitted"), "{}: {answer}", path.display());
+    }
+    let denied: Vec<String> = audit
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            AuditEvent::Denied { capability: Capability::File, detail, .. } => Some(detail.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(denied.len(), 4, "{denied:?}");
+    let refused = |name: &str, kind: &str| {
+        format!("`{name}` under a granted read path is a {kind}: only directories and regular files open")
+    };
+    let special = "special file (a FIFO, a socket or another kind)";
+    assert_eq!(denied[0], refused("fifo", special));
+    assert_eq!(denied[1], refused("to-fifo", special));
+    assert_eq!(denied[2], refused("socket", special));
+    assert_eq!(denied[3], refused("zero", "character device"));
+    // Regular files and directories still open.
+    assert_eq!(read(granted.join("notes.txt")).await, "read 5 bytes");
+    still_serves(&plugin).await;
+    assert!(open_to_write(&fifo).is_err(), "nobody is reading the FIFO");
+}
+
+/// Opens a FIFO for writing without waiting: fails unless someone reads it.
+fn open_to_write(fifo: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(fifo)
+}
+
+/// Ends any read of a FIFO that was left waiting (a writer that comes and
+/// goes), so that a failing test fails instead of holding up its runtime.
+struct ReleaseReaders(std::path::PathBuf);
+
+impl Drop for ReleaseReaders {
+    fn drop(&mut self) {
+        drop(open_to_write(&self.0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn http_to_an_origin_not_granted_never_leaves_the_process() {
     let server = TestServer::start().await;
     let (runtime, audit) = runtime();

@@ -125,9 +125,10 @@ pub fn main() -> ExitCode {
             ExitCode::from(if is_usage(&err) { EXIT_USAGE } else { EXIT_FAILED })
         }
     };
-    // Everything the command writes is awaited before it returns. What may
-    // still hold a blocking thread is a plugin's read that never ends (a FIFO
-    // in a granted path, after its call timed out): it must not keep orch alive.
+    // Everything the command writes is awaited before it returns. A blocking
+    // thread still busy then (a plugin's file read on a slow or hung mount,
+    // after its call timed out; FIFOs and devices are refused before they
+    // are opened) must not keep orch alive.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
     code
 }

@@ -315,15 +315,15 @@ fn read_files(root: &std::path::Path, paths: &[String]) -> String {
         let Ok(file) = crate::workspace::edits::checked_path(root, path) else {
             continue;
         };
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
         let limit = FILE_QUOTE_BYTES.min(budget);
         if limit == 0 {
             break;
         }
-        let cut = text.char_indices().map(|(i, _)| i).take_while(|i| *i <= limit).last().unwrap_or(0);
-        let body = if text.len() > limit { format!("{}\n[… cut at {limit} bytes]", &text[..cut]) } else { text };
+        // Whatever the worktree holds there now: a FIFO or a device is skipped.
+        let Ok((text, cut)) = crate::regular_file::read_text_prefix(&file, limit) else {
+            continue;
+        };
+        let body = if cut { format!("{text}\n[… cut at {limit} bytes]") } else { text };
         budget = budget.saturating_sub(body.len());
         quoted.push(format!("--- {path}\n{body}"));
     }
@@ -331,4 +331,25 @@ fn read_files(root: &std::path::Path, paths: &[String]) -> String {
         return String::new();
     }
     format!("\nThe files as they are now:\n{}\n", quoted.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_files_are_cut_to_size_and_special_files_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("small.py"), "x = 1\n").unwrap();
+        std::fs::write(dir.path().join("big.py"), "é".repeat(FILE_QUOTE_BYTES)).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(dir.path().join("pipe.py")).status().unwrap().success());
+        let paths = ["pipe.py", "small.py", "missing.py", "../outside.py", "big.py"].map(String::from);
+        let quoted = read_files(dir.path(), &paths);
+        let (head, big) = quoted.split_once("--- big.py\n").expect("big.py is quoted");
+        assert_eq!(head, "\nThe files as they are now:\n--- small.py\nx = 1\n\n");
+        let (body, note) = big.split_once('\n').unwrap();
+        assert_eq!(body, "é".repeat(FILE_QUOTE_BYTES / 2));
+        assert_eq!(note, format!("[… cut at {FILE_QUOTE_BYTES} bytes]\n"));
+        assert_eq!(read_files(dir.path(), &["pipe.py".into()]), "", "nothing readable: nothing quoted");
+    }
 }

@@ -17,6 +17,8 @@ pub enum Capability {
     Secret,
     /// A command.
     Exec,
+    /// A file opened through a granted read path.
+    File,
 }
 
 /// One thing a plugin did, or tried to do, through the host.

@@ -63,7 +63,7 @@ pub async fn run(
         PluginError::Fatal(format!("command `{}` is allowlisted but not found on PATH", command.program))
     })?;
 
-    let git_pointer = workspace.and_then(|w| std::fs::read(w.join(".git")).ok());
+    let git_pointer = workspace.and_then(|w| crate::regular_file::read(&w.join(".git"), GIT_POINTER_BYTES).ok());
     let (mut process, call_box) = match &plugin.services.confinement {
         Confinement::Enforce { helper, cgroups } => {
             let call_box =
@@ -152,13 +152,16 @@ pub async fn run(
     Ok(CommandOutput { exit_code, stdout, stderr, timed_out, truncated: out_cut || err_cut })
 }
 
+/// More than a `.git` pointer file (`gitdir: PATH`) ever holds.
+const GIT_POINTER_BYTES: u64 = 64 * 1024;
+
 /// Puts the worktree's `.git` pointer back if a command changed it (it would
 /// lead orch's own git elsewhere), and says so.
 fn keep_git_pointer(workspace: &Path, before: Option<&[u8]>) -> Result<(), PluginError> {
     let Some(before) = before else { return Ok(()) };
     let pointer = workspace.join(".git");
     if std::fs::symlink_metadata(&pointer).is_ok_and(|m| m.is_file())
-        && std::fs::read(&pointer).ok().as_deref() == Some(before)
+        && crate::regular_file::read(&pointer, GIT_POINTER_BYTES).ok().as_deref() == Some(before)
     {
         return Ok(());
     }

@@ -21,6 +21,7 @@ pub mod identity;
 mod plugin;
 mod runtime;
 pub mod secrets;
+mod special_files;
 mod state;
 
 pub use audit::{AuditEvent, AuditSink, Capability, RecordingAudit, TracingAudit};

@@ -24,6 +24,7 @@ use super::grants::Grants;
 use super::identity::{self, Identity, World};
 use super::plugin::{LoadedPlugin, Prepared, WorldPre};
 use super::secrets::{EnvSecrets, SecretSource};
+use super::special_files;
 use super::state::{CallState, HostServices, Limits, OutputCaps, Phase, PluginContext};
 use crate::confine::Confinement;
 
@@ -182,6 +183,7 @@ impl RuntimeBuilder {
         let engine = engine::build()?;
         let mut linker = Linker::<CallState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
+        special_files::guard_open_at(&mut linker).map_err(|e| anyhow::anyhow!("guarding WASI's open-at: {e:#}"))?;
         // All three worlds import the same `host` and `types`; linking them
         // once through any world's bindings serves every plugin.
         router::RouterPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
@@ -202,34 +204,6 @@ impl RuntimeBuilder {
             load_limit: self.load_limit,
         })
     }
-}
-
-/// Reads a component file: a regular file (never a FIFO or a device, whose
-/// read may never end) of at most [`MAX_COMPONENT_BYTES`].
-fn read_component_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    // Non-blocking, so that opening a FIFO does not wait for a writer.
-    let file =
-        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| e.to_string())?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    if meta.len() > MAX_COMPONENT_BYTES {
-        return Err(format!(
-            "it is {} bytes; the limit is {MAX_COMPONENT_BYTES} bytes ({} MiB)",
-            meta.len(),
-            MAX_COMPONENT_BYTES >> 20
-        ));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    // The file may grow after the check: read no more than the limit allows.
-    file.take(MAX_COMPONENT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_COMPONENT_BYTES {
-        return Err(format!("it grew past {} MiB while being read", MAX_COMPONENT_BYTES >> 20));
-    }
-    Ok(bytes)
 }
 
 /// The process's plugin runtime.
@@ -277,7 +251,11 @@ impl Runtime {
                     builtin::names().collect::<Vec<_>>().join(", ")
                 ))
             }),
-            PluginSource::File(path) => read_component_file(path).map(Cow::Owned).map_err(load_error),
+            // A regular file (never a FIFO or a device, whose read may never
+            // end) of at most `MAX_COMPONENT_BYTES`.
+            PluginSource::File(path) => crate::regular_file::read(path, MAX_COMPONENT_BYTES)
+                .map(Cow::Owned)
+                .map_err(|e| load_error(e.to_string())),
         }
     }
 

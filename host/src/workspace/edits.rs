@@ -20,6 +20,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
+/// The largest file a `replace` edit reads: a model does not edit more.
+pub const MAX_EDITED_FILE_BYTES: u64 = 16 << 20;
+
 /// One edit.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
@@ -82,7 +85,8 @@ impl Change {
     /// error says what is wrong in words the implementer can act on.
     pub fn parse(reply: &str) -> Result<Self, String> {
         let start = reply.find('{').ok_or("the reply contains no JSON object")?;
-        let end = reply.rfind('}').ok_or("the reply's JSON object is not closed")?;
+        // The last `}` may also come before the first `{` (found by fuzzing).
+        let end = reply.rfind('}').filter(|end| *end > start).ok_or("the reply's JSON object is not closed")?;
         let change: Self = serde_json::from_str(&reply[start..=end])
             .map_err(|e| format!("the reply is not a change of the form {{\"summary\", \"edits\": [...]}}: {e}"))?;
         if change.edits.is_empty() {
@@ -215,11 +219,14 @@ fn current(planned: &Planned, file: &Path) -> Result<String, String> {
         Some(Some(text)) => Ok(text.clone()),
         Some(None) => Err("the file was deleted by an earlier edit".into()),
         None if file.is_dir() => Err("it is a directory".into()),
-        None => std::fs::read_to_string(file).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => "the file does not exist".to_owned(),
-            std::io::ErrorKind::InvalidData => "the file is not UTF-8 text".to_owned(),
-            _ => e.to_string(),
-        }),
+        // A FIFO or a device (which a command may have left) is refused.
+        None => crate::regular_file::read(file, MAX_EDITED_FILE_BYTES)
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| std::io::ErrorKind::InvalidData.into()))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => "the file does not exist".to_owned(),
+                std::io::ErrorKind::InvalidData => "the file is not UTF-8 text".to_owned(),
+                _ => e.to_string(),
+            }),
     }
 }
 

@@ -118,6 +118,9 @@ async fn edit_problems_are_precise() {
     assert!(problem(&[rename_over]).await.contains("README.md already exists"));
     let deleted_then_edited = [Edit::Delete { path: "app.py".into() }, replace("app.py", "def", "fn")];
     assert!(problem(&deleted_then_edited).await.starts_with("edit 2 (replace in app.py): the file was deleted"));
+    // A FIFO a command left is refused at once, never waited on.
+    assert!(std::process::Command::new("mkfifo").arg(tree.path.join("pipe.py")).status().unwrap().success());
+    assert_eq!(problem(&[replace("pipe.py", "a", "b")]).await, "edit 1 (replace in pipe.py): not a regular file");
 }
 
 #[tokio::test]
@@ -200,6 +203,10 @@ async fn replies_parse_into_changes_with_actionable_errors() {
     assert!(Change::parse(r#"{"summary": "x", "edits": []}"#).unwrap_err().contains("no edits"));
     let unknown = Change::parse(r#"{"edits": [{"op": "chmod", "path": "a"}]}"#).unwrap_err();
     assert!(unknown.contains("chmod"), "{unknown}");
+    // Found by `cargo fuzz run edits`: a `}` before the first `{` panicked.
+    let crash = "Here:\n```x\\n\"}, {\"editsz: [{\"op\": \"\0\0\0\0\0\0\0\u{1}y\": \"rena";
+    assert_eq!(Change::parse(crash).unwrap_err(), "the reply's JSON object is not closed");
+    assert_eq!(Change::parse("} {").unwrap_err(), "the reply's JSON object is not closed");
 }
 
 #[tokio::test]

@@ -10,6 +10,11 @@ use std::process::Command;
 /// The wasm target every orch plugin is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
+/// Names the rustup toolchain that builds the guests when it must differ
+/// from the outer build's (e.g. `stable` under `cargo +nightly fuzz`, whose
+/// nightly may have no wasm standard library to install).
+pub const TOOLCHAIN_VAR: &str = "ORCH_GUEST_TOOLCHAIN";
+
 /// One guest crate to build.
 #[derive(Debug, Clone, Copy)]
 pub struct Guest<'a> {
@@ -35,6 +40,7 @@ impl Guest<'_> {
 /// of each component, in the same order. Panics with an actionable message
 /// when the build cannot run: build scripts report failure by panicking.
 pub fn build(workspace_root: &Path, guests: &[Guest<'_>]) -> Vec<PathBuf> {
+    println!("cargo:rerun-if-env-changed={TOOLCHAIN_VAR}");
     ensure_target();
     for watched in ["wit", "sdk"] {
         println!("cargo:rerun-if-changed={}", workspace_root.join(watched).display());
@@ -46,7 +52,7 @@ pub fn build(workspace_root: &Path, guests: &[Guest<'_>]) -> Vec<PathBuf> {
 
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
     let target_dir = out_dir.join("wasm-target");
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut cmd = tool("cargo", "CARGO");
     cmd.current_dir(workspace_root)
         .args(["build", "--release", "--target", TARGET])
         .arg("--target-dir")
@@ -118,13 +124,44 @@ fn ensure_target() {
         return;
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let installed = Command::new("rustup").args(["target", "add", TARGET]).status().is_ok_and(|s| s.success());
-    assert!(installed && target_installed(), "the {TARGET} target is not installed; run: rustup target add {TARGET}");
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", TARGET]);
+    if let Some(toolchain) = guest_toolchain() {
+        add.args(["--toolchain", &toolchain]);
+    }
+    let installed = add.status().is_ok_and(|s| s.success());
+    assert!(
+        installed && target_installed(),
+        "the {TARGET} target is not installed; run: rustup target add {TARGET} \
+         (or set {TOOLCHAIN_VAR} to a toolchain that has it)"
+    );
+}
+
+/// The toolchain [`TOOLCHAIN_VAR`] names, if any.
+fn guest_toolchain() -> Option<String> {
+    std::env::var(TOOLCHAIN_VAR).ok().filter(|t| !t.is_empty())
+}
+
+/// Runs `program` of the guests' toolchain: the outer build's own (from
+/// `outer_var`, as cargo sets it for build scripts), or the one
+/// [`TOOLCHAIN_VAR`] names through `rustup run`, with the outer build's
+/// tool paths removed so that they do not override it.
+fn tool(program: &str, outer_var: &str) -> Command {
+    match guest_toolchain() {
+        Some(toolchain) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", &toolchain, program]);
+            for var in ["RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "CARGO"] {
+                cmd.env_remove(var);
+            }
+            cmd
+        }
+        None => Command::new(std::env::var_os(outer_var).unwrap_or_else(|| program.into())),
+    }
 }
 
 fn target_installed() -> bool {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+    let Ok(out) = tool("rustc", "RUSTC").args(["--print", "sysroot"]).output() else {
         return false;
     };
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
