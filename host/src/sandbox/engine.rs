@@ -15,6 +15,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Most plugin instances alive at once; calls beyond it wait for a slot.
 pub const MAX_LIVE_INSTANCES: u32 = 128;
 
+/// Most linear memories one component instance may define.
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 8;
+
 /// Builds the engine: component model, epoch interruption and a pooling
 /// allocator (per-plugin memory caps are enforced per store, not here).
 pub fn build() -> anyhow::Result<Engine> {
@@ -24,6 +27,9 @@ pub fn build() -> anyhow::Result<Engine> {
         // memories and tables each.
         .total_core_instances(MAX_LIVE_INSTANCES * 8)
         .total_memories(MAX_LIVE_INSTANCES * 2)
+        // Every toolchain we know gives a component one memory; a hostile
+        // one could otherwise take the whole pool with tiny memories.
+        .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
         .total_tables(MAX_LIVE_INSTANCES * 4)
         .total_stacks(MAX_LIVE_INSTANCES)
         // Reset a freed slot's dirty pages in place (found with PAGEMAP_SCAN
