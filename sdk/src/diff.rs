@@ -283,9 +283,14 @@ fn split_git_names(names: &str) -> (String, String) {
         (names[..at].to_owned(), names[at + 1..].to_owned())
     } else {
         let half = names.len().saturating_sub(1) / 2;
-        let same = names.len() % 2 == 1
-            && names.is_char_boundary(half)
-            && names[..half].strip_prefix("a/") == names[half..].strip_prefix(" b/");
+        // The halves, each without its prefix (if any: `diff.noprefix`),
+        // name the same file, and a space parts them (without that check a
+        // cut inside a character panicked: found by fuzzing).
+        let same = names.len() % 2 == 1 && names.is_char_boundary(half) && {
+            let (old, new) = names.split_at(half);
+            new.strip_prefix(' ')
+                .is_some_and(|new| old.strip_prefix("a/").unwrap_or(old) == new.strip_prefix("b/").unwrap_or(new))
+        };
         match names.find(" b/") {
             _ if same => (names[..half].to_owned(), names[half + 1..].to_owned()),
             Some(at) => (names[..at].to_owned(), names[at + 1..].to_owned()),

@@ -192,10 +192,15 @@ fn garbage_is_skipped_and_never_panics() {
         "diff --git a/é b/é\n@@ -1,2 +1,2 @@\néé\n",
         "--- a\n+++ b\n",
         "+++ b/x\n--- a/x\n",
+        // Found by `cargo fuzz run unified_diff`: no `a/` and no ` b/` were
+        // taken for the same name, cut inside a character.
+        "diff --git #\u{453}",
     ];
     for diff in weird {
         let _ = parse(diff);
     }
+    let odd = only("diff --git #\u{453}\n@@ -1 +1 @@\n+x\n");
+    assert_eq!((odd.path.as_str(), texts(&odd)), ("#\u{453}", vec![(1, "x")]));
     let huge = only("diff --git a/x b/x\n@@ -0,0 +4294967295,3 @@\n+a\n+b\n+c\n");
     assert_eq!(huge.added.iter().map(|a| a.line).collect::<Vec<_>>(), [u32::MAX; 3]);
 }
