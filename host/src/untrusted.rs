@@ -14,6 +14,9 @@
 //! | fallbacks of a routing decision | 16 |
 //! | findings of a gate result | 1,000 |
 //! | a completion's text | 4 MiB |
+//!
+//! A plugin's value quoted in the host's own message (a denied program,
+//! path or origin) is [`shortened`] to 4 KiB instead.
 
 /// Longest name (provider, model, plugin name or version).
 pub const NAME_BYTES: usize = 256;
@@ -56,6 +59,18 @@ pub fn counted<T>(field: &'static str, items: &[T], limit: usize) -> Result<(), 
         return Err(Oversized { field, size: items.len(), limit, unit: "entries" });
     }
     Ok(())
+}
+
+/// `text` in at most `limit` bytes: cut at a character boundary, with `…`
+/// where it was cut. For a message that quotes a plugin's value (a denied
+/// path, program or origin), which may be as long as the plugin likes.
+pub fn shortened(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let room = limit.saturating_sub('…'.len_utf8());
+    let end = (0..=room).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    format!("{}…", &text[..end])
 }
 
 /// `text` made safe for one line of a terminal or of Markdown: line breaks,
@@ -107,5 +122,13 @@ mod tests {
         assert_eq!(err.to_string(), "returned a router reason of 4097 bytes; the limit is 4096");
         let err = counted("fallbacks", &[(); 17], MAX_FALLBACKS).unwrap_err();
         assert_eq!(err.to_string(), "returned fallbacks of 17 entries; the limit is 16");
+    }
+
+    #[test]
+    fn quoted_values_are_shortened_at_a_character_boundary() {
+        assert_eq!(shortened("héllo", 6), "héllo");
+        assert_eq!(shortened("héllo", 5), "h…", "`é` is not split");
+        assert_eq!(shortened("héllo wörld", 9), "héllo…");
+        assert_eq!(shortened(&"x".repeat(1 << 20), LINE_BYTES).len(), LINE_BYTES);
     }
 }

@@ -197,6 +197,11 @@ async fn a_command_not_granted_is_never_spawned() {
         .count();
     assert_eq!(denials, 2);
 
+    // What the plugin asked for is quoted in the denial, but never at length.
+    let err = plugin.route(&probe_command(&format!("exec {}", "x".repeat(1 << 20)))).await.unwrap_err();
+    let Some(PluginError::Denied(detail)) = err.plugin_error() else { panic!("{err}") };
+    assert!(detail.len() <= 4096 && detail.ends_with("xxx…"), "{} bytes", detail.len());
+
     assert_eq!(
         reason(&plugin, "exec echo hello-world").await,
         "exit Some(0) timed_out false truncated false stdout 12 bytes: hello-world"

@@ -113,8 +113,10 @@ impl PluginContext {
     }
 
     /// Records a refused use of `capability` and returns the `denied` error
-    /// the plugin gets.
+    /// the plugin gets. `detail` quotes what the plugin asked for, so it is
+    /// shortened to a line's limit.
     pub fn deny(&self, capability: Capability, detail: String) -> PluginError {
+        let detail = crate::untrusted::shortened(&detail, crate::untrusted::LINE_BYTES);
         self.audit(&AuditEvent::Denied { plugin: self.id(), capability, detail: detail.clone() });
         PluginError::Denied(detail)
     }
