@@ -69,8 +69,7 @@ pub fn shortened(text: &str, limit: usize) -> String {
         return text.to_owned();
     }
     let room = limit.saturating_sub('…'.len_utf8());
-    let end = (0..=room).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-    format!("{}…", &text[..end])
+    format!("{}…", &text[..text.floor_char_boundary(room)])
 }
 
 /// `text` made safe for one line of a terminal or of Markdown: line breaks,

@@ -54,8 +54,7 @@ pub fn check(mut r: CheckResult) -> Result<CheckResult, Oversized> {
 pub fn error(error: PluginError) -> PluginError {
     let line = |m: String| {
         let mut m = if m.len() > LINE_BYTES {
-            let cut = (0..=LINE_BYTES).rev().find(|i| m.is_char_boundary(*i)).unwrap_or(0);
-            format!("{}… [cut at {LINE_BYTES} bytes]", &m[..cut])
+            format!("{}… [cut at {LINE_BYTES} bytes]", &m[..m.floor_char_boundary(LINE_BYTES)])
         } else {
             m
         };

@@ -19,10 +19,10 @@ impl Host for CallState {
         let message = if self.log_lines == caps.log_lines_per_call {
             format!(
                 "{} (log line limit reached; further lines of this call are dropped)",
-                truncate(&message, caps.log_line_bytes)
+                &message[..message.floor_char_boundary(caps.log_line_bytes)]
             )
         } else {
-            truncate(&message, caps.log_line_bytes).to_owned()
+            message[..message.floor_char_boundary(caps.log_line_bytes)].to_owned()
         };
         self.plugin.audit(&AuditEvent::Log { plugin: self.plugin.id(), level, message });
     }
@@ -52,16 +52,4 @@ impl CallState {
         }
         Err(self.plugin.deny(capability, format!("`{call}` is not available while the plugin describes itself")))
     }
-}
-
-/// `message` cut to at most `max` bytes on a character boundary.
-fn truncate(message: &str, max: usize) -> &str {
-    if message.len() <= max {
-        return message;
-    }
-    let mut end = max;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    &message[..end]
 }
