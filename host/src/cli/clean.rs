@@ -56,7 +56,7 @@ pub fn clean(args: CleanArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         eprint!("clean-state would delete:\n{listing}({kept})\n");
         return Err(UsageError("nothing deleted: run `orch clean-state --force` to delete these".into()).into());
     }
-    let git_dirs: BTreeSet<PathBuf> = worktrees.iter().filter_map(|w| common_git_dir(w)).collect();
+    let git_dirs: BTreeSet<PathBuf> = worktrees.iter().filter_map(|w| crate::workspace::common_git_dir(w)).collect();
     for worktree in &worktrees {
         std::fs::remove_dir_all(worktree).with_context(|| format!("cannot delete {}", worktree.display()))?;
     }
@@ -82,12 +82,4 @@ pub fn clean(args: CleanArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir(&dir);
     print!("deleted:\n{listing}({kept})\n");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The main repository's git directory of a linked worktree, read from its
-/// `.git` file (`gitdir: REPO/.git/worktrees/NAME`).
-fn common_git_dir(worktree: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(worktree.join(".git")).ok()?;
-    let gitdir = PathBuf::from(text.strip_prefix("gitdir:")?.trim());
-    Some(gitdir.parent()?.parent()?.to_owned())
 }

@@ -134,15 +134,6 @@ pub fn toolchain_of(program: &Path) -> Vec<PathBuf> {
     prefixes
 }
 
-/// The git directory shared by a worktree (`<repo>/.git`), read from its
-/// `.git` pointer file: commands may read it (objects, refs), never write it.
-pub fn git_common_dir(worktree: &Path) -> Option<PathBuf> {
-    let pointer = std::fs::read_to_string(worktree.join(".git")).ok()?;
-    let gitdir = PathBuf::from(pointer.strip_prefix("gitdir:")?.trim());
-    let common = std::fs::read_to_string(gitdir.join("commondir")).ok()?;
-    std::fs::canonicalize(gitdir.join(common.trim())).ok()
-}
-
 impl Policy {
     /// The policy for `program` with `args`, reading `read` on top of the
     /// system's and the toolchain's directories, writing `write` (the

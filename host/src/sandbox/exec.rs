@@ -70,7 +70,8 @@ pub async fn run(
                 CallBox::new(*cgroups).map_err(|e| PluginError::Fatal(format!("cannot prepare the sandbox: {e}")))?;
             let mut read: Vec<PathBuf> = grant.read.iter().chain(&plugin.grants.read_paths).cloned().collect();
             read.push(cwd.clone());
-            read.extend(workspace.and_then(confine::git_common_dir));
+            // The repository's git directory: commands may read it (objects, refs), never write it.
+            read.extend(workspace.and_then(crate::workspace::common_git_dir));
             let write = workspace.map(Path::to_owned).into_iter().collect();
             (call_box.command(helper, program, command.args.clone(), read, write), Some(call_box))
         }

@@ -242,7 +242,7 @@ impl Grants {
             }
         }
         for name in &requested.secrets {
-            if !self.secrets.0.contains_key(name) {
+            if !self.grants_secret(name) {
                 return Some(Missing {
                     capability: format!("the secret {name}"),
                     hint: format!("secrets = [{name:?}]"),
@@ -285,12 +285,13 @@ impl Grants {
 
     /// May the host inject secret `name` into a request to `url`?
     pub fn allows_secret(&self, name: &str, url: &Url) -> bool {
+        let to_url = |origin: &String| OriginPattern::parse(origin).is_ok_and(|o| o.allows(url));
         let bound = match self.secrets.0.get(name) {
-            None => return false,
-            Some(Some(origins)) => origins.clone(),
-            Some(None) => self.http.iter().filter(|o| !o.contains('*')).cloned().collect(),
+            None => false,
+            Some(Some(origins)) => origins.iter().any(to_url),
+            Some(None) => self.http.iter().filter(|o| !o.contains('*')).any(to_url),
         };
-        self.allows_url(url) && bound.iter().filter_map(|o| OriginPattern::parse(o).ok()).any(|o| o.allows(url))
+        bound && self.allows_url(url)
     }
 
     /// Whether secret `name` is granted at all (for some origin).

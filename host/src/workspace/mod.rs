@@ -35,6 +35,16 @@ pub enum WorkspaceError {
     Git { args: String, dir: PathBuf, message: String },
 }
 
+/// The git directory a linked worktree shares with its repository
+/// (`<repo>/.git`), read from the worktree's `.git` pointer file
+/// (`gitdir: <repo>/.git/worktrees/NAME`) and that directory's `commondir`.
+pub fn common_git_dir(worktree: &Path) -> Option<PathBuf> {
+    let pointer = std::fs::read_to_string(worktree.join(".git")).ok()?;
+    let gitdir = PathBuf::from(pointer.strip_prefix("gitdir:")?.trim());
+    let common = std::fs::read_to_string(gitdir.join("commondir")).ok()?;
+    std::fs::canonicalize(gitdir.join(common.trim())).ok()
+}
+
 /// How old a git lock file must be before it is taken as left by a killed
 /// git (a live one holds it for milliseconds).
 pub const STALE_LOCK_AFTER: Duration = Duration::from_secs(2);
