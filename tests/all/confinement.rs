@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use orch_host::confine::Confinement;
 use orch_host::sandbox::{
-    AuditEvent, CheckRequest, CommandGrant, Grants, LoadedPlugin, PluginSource, PluginSpec, Risk, Runtime, Task,
+    AuditEvent, CheckRequest, CommandGrant, Grants, LoadedPlugin, PluginSource, PluginSpec, Runtime,
 };
 use orch_tests::plugins::ORCH_TEST_GATE_PROBE;
 
@@ -76,22 +76,14 @@ impl World {
         (runtime.load(spec).await.expect("the gate probe loads"), audit)
     }
 
+    /// The gate probe's request to run `script` in the worktree.
+    fn request(&self, script: &str) -> CheckRequest {
+        super::check_request(&format!("sh {script}"), &self.path("worktree"))
+    }
+
     /// Runs `script` in the worktree; the summary: `exit CODE: STDOUT | STDERR`.
     async fn run(&self, plugin: &LoadedPlugin, script: &str) -> String {
-        let request = CheckRequest {
-            task: Task {
-                id: "t".into(),
-                goal: format!("sh {script}"),
-                risk: Risk::Low,
-                area: "core".into(),
-                labels: vec![],
-            },
-            workspace: self.path("worktree").display().to_string(),
-            changed_files: vec![],
-            diff: String::new(),
-            change_size: "small".into(),
-        };
-        plugin.check(&request).await.unwrap_or_else(|e| panic!("{script}: {e}")).summary
+        plugin.check(&self.request(script)).await.unwrap_or_else(|e| panic!("{script}: {e}")).summary
     }
 }
 
@@ -232,20 +224,7 @@ async fn without_a_cgroup_the_helper_reaps_the_whole_tree_and_the_command_cannot
     assert!(out.contains("Operation not permitted"), "the command cannot signal its supervisor: {out}");
     assert_eq!(running("sleep 3434"), 0, "the setsid child ended with the call: {out}");
 
-    let request = CheckRequest {
-        task: Task {
-            id: "t".into(),
-            goal: format!("sh {}", scripts[1]),
-            risk: Risk::Low,
-            area: "core".into(),
-            labels: vec![],
-        },
-        workspace: world.path("worktree").display().to_string(),
-        changed_files: vec![],
-        diff: String::new(),
-        change_size: "small".into(),
-    };
-    let stopped = tokio::time::timeout(Duration::from_millis(1500), gate.check(&request)).await;
+    let stopped = tokio::time::timeout(Duration::from_millis(1500), gate.check(&world.request(&scripts[1]))).await;
     assert!(stopped.is_err(), "the call was abandoned while its command ran");
     // The abandoned call's helper was asked to stop and kills the tree; give it a moment.
     let mut left = usize::MAX;
@@ -269,20 +248,7 @@ async fn the_worktree_git_pointer_is_put_back_and_the_opt_out_is_on_record() {
     let original = std::fs::read_to_string(&pointer).unwrap();
     let script = "echo 'gitdir: /tmp/elsewhere' > .git";
     let (gate, _) = world.gate(&[script], confined()).await;
-    let request = CheckRequest {
-        task: Task {
-            id: "t".into(),
-            goal: format!("sh {script}"),
-            risk: Risk::Low,
-            area: "core".into(),
-            labels: vec![],
-        },
-        workspace: world.path("worktree").display().to_string(),
-        changed_files: vec![],
-        diff: String::new(),
-        change_size: "small".into(),
-    };
-    let err = gate.check(&request).await.unwrap_err().to_string();
+    let err = gate.check(&world.request(script)).await.unwrap_err().to_string();
     assert!(err.contains("changed the worktree's .git pointer; it was put back"), "{err}");
     assert_eq!(std::fs::read_to_string(&pointer).unwrap(), original);
 

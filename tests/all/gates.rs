@@ -1,14 +1,14 @@
 //! A gate call sees the workspace it judges, read-only and for that call
 //! only, and may run allowlisted commands there — nothing else.
 
-use std::path::Path;
 use std::time::Duration;
 
 use orch_host::sandbox::{
-    AuditEvent, Capability, CheckRequest, CommandGrant, Grants, LoadedPlugin, PluginError, PluginSource, PluginSpec,
-    Risk, Task,
+    AuditEvent, Capability, CommandGrant, Grants, LoadedPlugin, PluginError, PluginSource, PluginSpec,
 };
 use orch_tests::plugins::ORCH_TEST_GATE_PROBE;
+
+use super::check_request;
 
 async fn gate_probe(runtime: &orch_host::sandbox::Runtime) -> LoadedPlugin {
     let grants = Grants { commands: vec![CommandGrant::new("cat", vec!["*".into()])], ..Grants::default() };
@@ -20,16 +20,6 @@ async fn gate_probe(runtime: &orch_host::sandbox::Runtime) -> LoadedPlugin {
     runtime.load(spec).await.expect("the gate probe loads")
 }
 
-fn request(goal: &str, workspace: &Path) -> CheckRequest {
-    CheckRequest {
-        task: Task { id: "t".into(), goal: goal.into(), risk: Risk::Low, area: "core".into(), labels: Vec::new() },
-        workspace: workspace.display().to_string(),
-        changed_files: Vec::new(),
-        diff: String::new(),
-        change_size: "small".into(),
-    }
-}
-
 #[tokio::test]
 async fn a_gate_reads_and_runs_commands_in_its_workspace_but_cannot_write_there() {
     let (runtime, audit) = super::runtime();
@@ -39,31 +29,31 @@ async fn a_gate_reads_and_runs_commands_in_its_workspace_but_cannot_write_there(
     std::fs::create_dir(&workspace).unwrap();
     std::fs::write(workspace.join("hello.txt"), "hi there\n").unwrap();
 
-    let read = plugin.check(&request("read hello.txt", &workspace)).await.unwrap();
+    let read = plugin.check(&check_request("read hello.txt", &workspace)).await.unwrap();
     assert_eq!((read.passed, read.summary.as_str()), (true, "read: hi there"));
-    let ran = plugin.check(&request("exec cat hello.txt", &workspace)).await.unwrap();
+    let ran = plugin.check(&check_request("exec cat hello.txt", &workspace)).await.unwrap();
     assert_eq!((ran.passed, ran.summary.as_str()), (true, "exit Some(0): hi there"), "runs in the workspace");
 
-    let write = plugin.check(&request("write planted.txt", &workspace)).await.unwrap();
+    let write = plugin.check(&check_request("write planted.txt", &workspace)).await.unwrap();
     assert!(!write.passed && write.summary.starts_with("write failed"), "{}", write.summary);
     assert!(!workspace.join("planted.txt").exists(), "read-only");
 
     let elsewhere = dir.path().join("other");
     std::fs::create_dir(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("secret.txt"), "not yours").unwrap();
-    let outside = plugin.check(&request("read ../other/secret.txt", &workspace)).await.unwrap();
+    let outside = plugin.check(&check_request("read ../other/secret.txt", &workspace)).await.unwrap();
     assert!(!outside.passed, "only the workspace is mounted: {}", outside.summary);
     let goal = format!("exec cwd={} cat secret.txt", elsewhere.display());
-    let denied = plugin.check(&request(&goal, &workspace)).await.unwrap_err();
+    let denied = plugin.check(&check_request(&goal, &workspace)).await.unwrap_err();
     assert!(denied.to_string().contains("outside the granted read paths and the task's workspace"), "{denied}");
 
     // A link in the workspace does not lead a command out of it.
     std::os::unix::fs::symlink("../other", workspace.join("dirlink")).unwrap();
     let goal = format!("exec cwd={} cat secret.txt", workspace.join("dirlink").display());
-    let through_link = plugin.check(&request(&goal, &workspace)).await.unwrap_err();
+    let through_link = plugin.check(&check_request(&goal, &workspace)).await.unwrap_err();
     assert!(through_link.to_string().contains("outside the granted read paths"), "{through_link}");
 
-    let not_allowed = plugin.check(&request("exec ls", &workspace)).await.unwrap_err();
+    let not_allowed = plugin.check(&check_request("exec ls", &workspace)).await.unwrap_err();
     assert!(
         matches!(&not_allowed, orch_host::sandbox::SandboxError::Plugin { error: PluginError::Denied(_), .. }),
         "{not_allowed:?}"
@@ -90,7 +80,7 @@ async fn a_refused_command_shows_in_the_run_log() {
     let plugin = gate_probe(&runtime).await;
     let log_path = dir.path().join("ORCHESTRATOR_RUN_LOG.md");
     audit.attach(Arc::new(RunLog::open(&log_path, "## Run 1\n").unwrap()));
-    let denied = plugin.check(&request("exec ls -la", dir.path())).await.unwrap_err();
+    let denied = plugin.check(&check_request("exec ls -la", dir.path())).await.unwrap_err();
     assert!(denied.to_string().contains("ls"), "{denied}");
     let log = std::fs::read_to_string(&log_path).unwrap();
     let line = log.lines().find(|l| l.contains("**sandbox**")).unwrap_or_else(|| panic!("no denial in:\n{log}"));
