@@ -188,14 +188,13 @@ fn parse_json<T: DeserializeOwned>(reply: &str, what: &str) -> Result<T, String>
 
 /// Parses and checks a plan.
 pub fn parse_plan(reply: &str) -> Result<Plan, String> {
-    let plan: Plan = parse_json(reply, "plan")?;
+    let mut plan: Plan = parse_json(reply, "plan")?;
     if plan.steps.is_empty() {
         return Err("the plan has no steps; give at least one".into());
     }
     if plan.steps.len() > MAX_STEPS {
         return Err(format!("the plan has {} steps; split the work into at most {MAX_STEPS}", plan.steps.len()));
     }
-    let mut plan = plan;
     for step in &mut plan.steps {
         crate::untrusted::bounded("a step description", &step.description, LINE_BYTES)
             .map_err(|e| format!("step `{}` is too long: {e}", step.id.chars().take(64).collect::<String>()))?;

@@ -73,6 +73,11 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// `value`, or the error naming this plugin when it is over a limit.
+    pub(crate) fn accepted<T>(&self, value: Result<T, crate::untrusted::Oversized>) -> Result<T, SandboxError> {
+        value.map_err(|source| SandboxError::Oversized { plugin: self.context.id(), source })
+    }
+
     /// A fresh instance in its own `Store`, instantiated under the deadline.
     /// `workspace` is mounted read-only for this instance only.
     pub(crate) async fn instantiate(
@@ -149,12 +154,7 @@ impl LoadedPlugin {
     /// Chooses a model: one call on a fresh instance.
     pub async fn route(&self, request: &RouteRequest) -> Result<RouteDecision, SandboxError> {
         let decision = self.instantiate().await?.route(request).await?;
-        self.accepted(accept::decision(decision))
-    }
-
-    /// `value`, or the error naming this plugin when it is over a limit.
-    fn accepted<T>(&self, value: Result<T, crate::untrusted::Oversized>) -> Result<T, SandboxError> {
-        value.map_err(|source| SandboxError::Oversized { plugin: self.prepared.context.id(), source })
+        self.prepared.accepted(accept::decision(decision))
     }
 
     /// Calls an LLM: one call on a fresh instance, which reads
@@ -167,7 +167,7 @@ impl LoadedPlugin {
         let mut instance = self.instantiate().await?;
         instance.store.data_mut().idempotency_key = idempotency_key.map(str::to_owned);
         let completion = instance.complete(request).await?;
-        self.accepted(accept::completion(completion))
+        self.prepared.accepted(accept::completion(completion))
     }
 
     /// Judges a change: one call on a fresh instance that sees the request's
@@ -176,7 +176,7 @@ impl LoadedPlugin {
         let workspace = Path::new(&request.workspace);
         let workspace = (workspace.is_absolute() && workspace.is_dir()).then_some(workspace);
         let result = self.prepared.instantiate(Phase::Call, workspace).await?.check(request).await?;
-        self.accepted(accept::check(result))
+        self.prepared.accepted(accept::check(result))
     }
 
     /// A fresh instance for normal calls. Calls made on the same instance

@@ -389,8 +389,7 @@ impl Runtime {
             slots: Arc::clone(&self.slots),
         };
         let info = prepared.instantiate(Phase::Describe, None).await?.describe().await?;
-        let info = super::accept::info(info)
-            .map_err(|source| SandboxError::Oversized { plugin: prepared.context.id(), source })?;
+        let info = prepared.accepted(super::accept::info(info))?;
         check_description(&prepared, &info)?;
         prepared.context.version.get_or_init(|| info.version.clone());
         Ok(LoadedPlugin { info, identity, sha256, size_bytes, source, cache, prepared })
