@@ -78,7 +78,7 @@ impl World {
 
     /// The gate probe's request to run `script` in the worktree.
     fn request(&self, script: &str) -> CheckRequest {
-        super::check_request(&format!("sh {script}"), &self.path("worktree"))
+        orch_tests::check_request(&format!("sh {script}"), &self.path("worktree"))
     }
 
     /// Runs `script` in the worktree; the summary: `exit CODE: STDOUT | STDERR`.

@@ -8,7 +8,7 @@ use orch_host::sandbox::{
 };
 use orch_tests::plugins::ORCH_TEST_GATE_PROBE;
 
-use super::check_request;
+use orch_tests::check_request;
 
 async fn gate_probe(runtime: &orch_host::sandbox::Runtime) -> LoadedPlugin {
     let grants = Grants { commands: vec![CommandGrant::new("cat", vec!["*".into()])], ..Grants::default() };

@@ -13,14 +13,14 @@ mod retry;
 mod router;
 mod sandbox;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use orch_host::confine::Confinement;
 use orch_host::sandbox::{
-    AuditSink, CheckRequest, Grants, OutputCaps, PluginSource, PluginSpec, RecordingAudit, Risk, Role, RouteRequest,
-    Runtime, StaticSecrets, Task,
+    AuditSink, Grants, OutputCaps, PluginSource, PluginSpec, RecordingAudit, Risk, Role, RouteRequest, Runtime,
+    StaticSecrets, Task,
 };
 
 /// One compiled-component cache for the whole test run, so each component
@@ -77,16 +77,4 @@ fn request(role: Role, risk: Risk, area: &str, goal: &str) -> RouteRequest {
 
 fn probe_command(goal: &str) -> RouteRequest {
     request(Role::Planner, Risk::Low, "core", goal)
-}
-
-/// A gate's request to judge `workspace`, with `goal` as the task's goal (the
-/// gate probe's command) and an empty change.
-fn check_request(goal: &str, workspace: &Path) -> CheckRequest {
-    CheckRequest {
-        task: Task { id: "t".into(), goal: goal.into(), risk: Risk::Low, area: "core".into(), labels: Vec::new() },
-        workspace: workspace.display().to_string(),
-        changed_files: Vec::new(),
-        diff: String::new(),
-        change_size: "small".into(),
-    }
 }

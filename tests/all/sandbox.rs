@@ -394,7 +394,7 @@ async fn plugin_logs_are_tagged_and_capped() {
 async fn calls_outside_the_plugins_world_are_typed_errors() {
     let (runtime, _) = runtime();
     let plugin = runtime.load(probe(Grants::default())).await.unwrap();
-    let err = plugin.check(&super::check_request("ok", std::path::Path::new("/"))).await.unwrap_err();
+    let err = plugin.check(&orch_tests::check_request("ok", std::path::Path::new("/"))).await.unwrap_err();
     assert_eq!(err.to_string(), "plugin `probe` 0.1.0 is a router plugin and has no `check` function");
 }
 

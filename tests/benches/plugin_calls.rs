@@ -15,8 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use orch_host::config::LoadedConfig;
 use orch_host::confine::Confinement;
 use orch_host::sandbox::{
-    CheckRequest, CommandGrant, ComponentCache, Grants, PluginSource, PluginSpec, Risk, Role, RouteRequest, Runtime,
-    Task, builtin,
+    CommandGrant, ComponentCache, Grants, PluginSource, PluginSpec, Risk, Role, RouteRequest, Runtime, Task, builtin,
 };
 use orch_router_rules::{ModelAliases, RuleTable, default_table};
 use wasmtime::component::Component;
@@ -144,19 +143,7 @@ fn commands(c: &mut Criterion) {
         "def test_a():\n    assert 1 + 1 == 2\n\ndef test_b():\n    assert 'a' in 'abc'\n\ndef test_c():\n    assert sorted([3, 1]) == [1, 3]\n",
     )
     .expect("test file");
-    let request = |script: &str| CheckRequest {
-        task: Task {
-            id: "bench".into(),
-            goal: format!("sh {script}"),
-            risk: Risk::Low,
-            area: "core".into(),
-            labels: vec![],
-        },
-        workspace: worktree.path().display().to_string(),
-        changed_files: vec![],
-        diff: String::new(),
-        change_size: "small".into(),
-    };
+    let request = |script: &str| orch_tests::check_request(&format!("sh {script}"), worktree.path());
     let python = std::process::Command::new("sh").args(["-c", "command -v python3"]).output().expect("sh runs");
     let python_toolchain =
         orch_host::confine::toolchain_of(std::path::Path::new(String::from_utf8_lossy(&python.stdout).trim()));

@@ -1,8 +1,11 @@
 //! Support for the integration tests and benchmarks: the paths of the test
 //! plugins built from source, a loopback HTTP server that records what
-//! reaches it, and host requests in the SDK's types for plain-Rust calls.
+//! reaches it, a gate request, and host requests in the SDK's types for
+//! plain-Rust calls.
 
-use orch_host::sandbox::{Risk, Role, RouteRequest};
+use std::path::Path;
+
+use orch_host::sandbox::{CheckRequest, Risk, Role, RouteRequest, Task};
 
 pub mod server;
 
@@ -36,5 +39,17 @@ pub fn to_sdk_request(host: RouteRequest) -> orch_sdk::router::RouteRequest {
         step_kind: host.step_kind,
         step_complexity: host.step_complexity,
         author_model: host.author_model,
+    }
+}
+
+/// A gate's request to judge `workspace`, with `goal` as the task's goal (the
+/// gate probe's command) and an empty change.
+pub fn check_request(goal: &str, workspace: &Path) -> CheckRequest {
+    CheckRequest {
+        task: Task { id: "t".into(), goal: goal.into(), risk: Risk::Low, area: "core".into(), labels: Vec::new() },
+        workspace: workspace.display().to_string(),
+        changed_files: Vec::new(),
+        diff: String::new(),
+        change_size: "small".into(),
     }
 }
