@@ -10,6 +10,9 @@ const TEST_PLUGINS: &[Guest<'static>] = &[
     Guest { package: "orch-test-gate-probe", dir: "tests/plugins/gate-probe" },
     Guest { package: "orch-test-greedy", dir: "tests/plugins/greedy" },
     Guest { package: "orch-test-future-api", dir: "tests/plugins/future-api" },
+    Guest { package: "orch-test-legacy-router", dir: "tests/plugins/legacy-router" },
+    Guest { package: "orch-test-legacy-gate", dir: "tests/plugins/legacy-gate" },
+    Guest { package: "orch-test-legacy-provider", dir: "tests/plugins/legacy-provider" },
 ];
 
 fn main() {

@@ -1,8 +1,9 @@
 //! Money: a pricing table in USD per million tokens (defaults for well-known
 //! models, overridable under `[pricing."MODEL"]` in `orch.toml`) and the cost
 //! of one call, computed by the host from the reported usage. Input tokens
-//! are taken to include cached input tokens, which are billed at the cached
-//! rate. An unknown model costs 0, with one warning per model.
+//! are taken to include cached input tokens, billed at the cached rate, and
+//! tokens written to the prompt cache, billed at the cache-write rate. An
+//! unknown model costs 0, with one warning per model.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
@@ -20,6 +21,34 @@ pub struct Price {
     pub output: f64,
     /// Cached input (defaults to the input price).
     pub cached_input: Option<f64>,
+    /// Input written to the prompt cache (defaults to the input price;
+    /// Anthropic bills 1.25× the input price for its 5-minute cache).
+    #[serde(default)]
+    pub cache_write: Option<f64>,
+}
+
+/// The token counts of one call a price applies to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    /// Prompt tokens, cached and cache-written ones included.
+    pub input: u64,
+    /// Generated tokens.
+    pub output: u64,
+    /// Prompt tokens read from the provider's cache.
+    pub cached_input: u64,
+    /// Prompt tokens written to the provider's cache.
+    pub cache_write: u64,
+}
+
+impl From<&crate::sandbox::Usage> for Tokens {
+    fn from(usage: &crate::sandbox::Usage) -> Self {
+        Self {
+            input: usage.input_tokens,
+            output: usage.output_tokens,
+            cached_input: usage.cached_input_tokens,
+            cache_write: usage.cache_write_tokens,
+        }
+    }
 }
 
 /// `[budget]` in `orch.toml`: the most a task and a run may spend, in USD.
@@ -80,7 +109,9 @@ impl Pricing {
         let mut prices: BTreeMap<String, Price> = DEFAULT_PRICES
             .iter()
             .map(|&(model, input, output, cached)| {
-                (model.to_owned(), Price { input, output, cached_input: Some(cached) })
+                // Anthropic's prompt cache bills writes at 1.25× the input price.
+                let cache_write = model.starts_with("claude-").then_some(input * 1.25);
+                (model.to_owned(), Price { input, output, cached_input: Some(cached), cache_write })
             })
             .collect();
         prices.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
@@ -109,15 +140,8 @@ impl Pricing {
     /// a version of it (`claude-sonnet-4-5-20250929`), otherwise at the higher
     /// of the two prices, so a provider cannot make a call cheap by naming a
     /// cheap model. The flag says whether the names disagreed that way.
-    pub fn cost_of_call(
-        &self,
-        asked: &str,
-        reported: &str,
-        input_tokens: u64,
-        output_tokens: u64,
-        cached_input_tokens: u64,
-    ) -> (f64, bool) {
-        let priced_as = |model: &str| self.cost(model, input_tokens, output_tokens, cached_input_tokens);
+    pub fn cost_of_call(&self, asked: &str, reported: &str, tokens: Tokens) -> (f64, bool) {
+        let priced_as = |model: &str| self.cost(model, tokens);
         if same_family(asked, reported) {
             return (priced_as(reported), false);
         }
@@ -125,7 +149,7 @@ impl Pricing {
     }
 
     /// USD for one call's usage.
-    pub fn cost(&self, model: &str, input_tokens: u64, output_tokens: u64, cached_input_tokens: u64) -> f64 {
+    pub fn cost(&self, model: &str, tokens: Tokens) -> f64 {
         let Some(price) = self.price(model) else {
             if self.warned.lock().expect("not poisoned").insert(model.to_owned()) {
                 tracing::warn!(
@@ -134,11 +158,13 @@ impl Pricing {
             }
             return 0.0;
         };
-        let cached = cached_input_tokens.min(input_tokens);
+        let cached = tokens.cached_input.min(tokens.input);
+        let written = tokens.cache_write.min(tokens.input - cached);
         let per_token = |usd_per_million: f64, tokens: u64| usd_per_million * tokens as f64 / 1e6;
-        per_token(price.input, input_tokens - cached)
+        per_token(price.input, tokens.input - cached - written)
             + per_token(price.cached_input.unwrap_or(price.input), cached)
-            + per_token(price.output, output_tokens)
+            + per_token(price.cache_write.unwrap_or(price.input), written)
+            + per_token(price.output, tokens.output)
     }
 }
 
@@ -157,14 +183,18 @@ pub fn same_family(asked: &str, reported: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn tokens(input: u64, output: u64, cached_input: u64) -> Tokens {
+        Tokens { input, output, cached_input, cache_write: 0 }
+    }
+
     #[test]
     fn a_provider_naming_another_model_pays_the_higher_price() {
         let pricing = Pricing::new(&BTreeMap::new());
-        let gpt4o = pricing.cost("gpt-4o", 1_000_000, 0, 0);
-        assert_eq!(pricing.cost_of_call("gpt-4o", "gpt-4o-2024-08-06", 1_000_000, 0, 0), (gpt4o, false));
-        assert_eq!(pricing.cost_of_call("gpt-4o", "free-model", 1_000_000, 0, 0), (gpt4o, true), "not $0");
-        let mini = pricing.cost("gpt-4o-mini", 1_000_000, 0, 0);
-        assert_eq!(pricing.cost_of_call("gpt-4o-mini", "gpt-4o", 1_000_000, 0, 0), (gpt4o.max(mini), true));
+        let gpt4o = pricing.cost("gpt-4o", tokens(1_000_000, 0, 0));
+        assert_eq!(pricing.cost_of_call("gpt-4o", "gpt-4o-2024-08-06", tokens(1_000_000, 0, 0)), (gpt4o, false));
+        assert_eq!(pricing.cost_of_call("gpt-4o", "free-model", tokens(1_000_000, 0, 0)), (gpt4o, true), "not $0");
+        let mini = pricing.cost("gpt-4o-mini", tokens(1_000_000, 0, 0));
+        assert_eq!(pricing.cost_of_call("gpt-4o-mini", "gpt-4o", tokens(1_000_000, 0, 0)), (gpt4o.max(mini), true));
         assert!(same_family("gemini-2.5-flash", "models/gemini-2.5-flash") && !same_family("gpt-4o", "gpt-4o-mini"));
     }
 
@@ -173,9 +203,22 @@ mod tests {
         let pricing = Pricing::new(&BTreeMap::new());
         // 10,000 in (2,000 cached) and 1,000 out on claude-sonnet-4-5:
         // 8,000 × $3/M + 2,000 × $0.30/M + 1,000 × $15/M = 0.024 + 0.0006 + 0.015.
-        let cost = pricing.cost("claude-sonnet-4-5", 10_000, 1_000, 2_000);
+        let cost = pricing.cost("claude-sonnet-4-5", tokens(10_000, 1_000, 2_000));
         assert!((cost - 0.0396).abs() < 1e-12, "{cost}");
-        assert_eq!(pricing.cost("unknown-model", 1_000_000, 1_000_000, 0), 0.0);
+        assert_eq!(pricing.cost("unknown-model", tokens(1_000_000, 1_000_000, 0)), 0.0);
+    }
+
+    #[test]
+    fn cache_writes_bill_at_their_own_rate() {
+        let pricing = Pricing::new(&BTreeMap::new());
+        // 10,000 in (6,000 written to the cache, 2,000 read from it) on
+        // claude-sonnet-4-5: 2,000 × $3/M + 6,000 × $3.75/M + 2,000 × $0.30/M.
+        let written = Tokens { cache_write: 6_000, ..tokens(10_000, 0, 2_000) };
+        let cost = pricing.cost("claude-sonnet-4-5", written);
+        assert!((cost - (0.006 + 0.0225 + 0.0006)).abs() < 1e-12, "{cost}");
+        // OpenAI does not bill writes apart: they cost plain input.
+        let plain = pricing.cost("gpt-4o", tokens(10_000, 0, 2_000));
+        assert_eq!(pricing.cost("gpt-4o", Tokens { cache_write: 6_000, ..tokens(10_000, 0, 2_000) }), plain);
     }
 
     #[test]
@@ -195,9 +238,12 @@ mod tests {
 
     #[test]
     fn overrides_replace_defaults() {
-        let overrides = BTreeMap::from([("gpt-5".to_owned(), Price { input: 1.0, output: 2.0, cached_input: None })]);
+        let overrides = BTreeMap::from([(
+            "gpt-5".to_owned(),
+            Price { input: 1.0, output: 2.0, cached_input: None, cache_write: None },
+        )]);
         let pricing = Pricing::new(&overrides);
-        let cost = pricing.cost("gpt-5", 1_000_000, 500_000, 1_000_000);
+        let cost = pricing.cost("gpt-5", tokens(1_000_000, 500_000, 1_000_000));
         assert!((cost - 2.0).abs() < 1e-12, "cached input defaults to the input price: {cost}");
     }
 }

@@ -130,16 +130,23 @@ pub fn stop_reason_name(reason: StopReason) -> &'static str {
         StopReason::MaxTokens => "max_tokens",
         StopReason::StopSequence => "stop_sequence",
         StopReason::ContentFilter => "content_filter",
+        StopReason::Refusal => "refusal",
         StopReason::Other => "other",
     }
 }
 
 /// The stop reason stored as `name` (`other` for a name it does not know).
 pub fn stop_reason_from_name(name: &str) -> StopReason {
-    [StopReason::EndTurn, StopReason::MaxTokens, StopReason::StopSequence, StopReason::ContentFilter]
-        .into_iter()
-        .find(|r| stop_reason_name(*r) == name)
-        .unwrap_or(StopReason::Other)
+    [
+        StopReason::EndTurn,
+        StopReason::MaxTokens,
+        StopReason::StopSequence,
+        StopReason::ContentFilter,
+        StopReason::Refusal,
+    ]
+    .into_iter()
+    .find(|r| stop_reason_name(*r) == name)
+    .unwrap_or(StopReason::Other)
 }
 
 /// A routing decision as journaled.
@@ -200,6 +207,9 @@ pub struct CompletionRecord {
     /// Cached input tokens.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cached_input_tokens: u64,
+    /// Input tokens written to the prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
     /// Why generation stopped.
     pub stop_reason: String,
     /// The provider plugin that served it.
@@ -217,12 +227,13 @@ pub struct CompletionRecord {
 impl CompletionRecord {
     /// Records `completion`, asked of `provider` for model `asked`, under `route`.
     pub fn new(provider: &str, asked: &str, completion: &Completion, route: RouteRecord) -> Self {
-        let Usage { input_tokens, output_tokens, cached_input_tokens } = completion.usage;
+        let Usage { input_tokens, output_tokens, cached_input_tokens, cache_write_tokens } = completion.usage;
         Self {
             text: completion.text.clone(),
             input_tokens,
             output_tokens,
             cached_input_tokens,
+            cache_write_tokens,
             stop_reason: stop_reason_name(completion.stop_reason).to_owned(),
             provider: provider.to_owned(),
             model: completion.model.clone(),
@@ -275,7 +286,7 @@ impl CompletionRecord {
     }
 }
 
-fn is_zero(n: &u64) -> bool {
+pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
@@ -356,6 +367,8 @@ mod tests {
             temperature: None,
             stop: vec![],
             json_mode: true,
+            response_schema: None,
+            idempotency_key: None,
         }
     }
 
@@ -435,7 +448,7 @@ mod tests {
     fn done_by(model: &str) -> Completion {
         Completion {
             text: "done".into(),
-            usage: Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: 0 },
+            usage: Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: 0, cache_write_tokens: 0 },
             stop_reason: StopReason::EndTurn,
             model: model.into(),
         }

@@ -98,6 +98,8 @@ struct RecordedCompletion {
     output_tokens: u64,
     #[serde(default)]
     cached_input_tokens: u64,
+    #[serde(default, skip_serializing_if = "crate::journal::is_zero")]
+    cache_write_tokens: u64,
     stop_reason: String,
 }
 
@@ -149,6 +151,7 @@ impl RecordedCompletion {
             input_tokens: completion.usage.input_tokens,
             output_tokens: completion.usage.output_tokens,
             cached_input_tokens: completion.usage.cached_input_tokens,
+            cache_write_tokens: completion.usage.cache_write_tokens,
             stop_reason: stop_reason_name(completion.stop_reason).to_owned(),
         }
     }
@@ -160,6 +163,7 @@ impl RecordedCompletion {
                 input_tokens: self.input_tokens,
                 output_tokens: self.output_tokens,
                 cached_input_tokens: self.cached_input_tokens,
+                cache_write_tokens: self.cache_write_tokens,
             },
             stop_reason: stop_reason_from_name(&self.stop_reason),
             model: self.model.clone(),

@@ -37,10 +37,10 @@ fn plugin_list_shows_the_builtins_with_their_grants() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.starts_with("NAME          KIND      VERSION  API    SOURCE                GRANTS\n"), "{text}");
-    assert!(text.contains("router-rules  router    0.1.0    0.1.0  builtin:router-rules  none"), "{text}");
+    assert!(text.contains("router-rules  router    0.1.0    0.2.0  builtin:router-rules  none"), "{text}");
     assert!(
         text.contains(
-            "anthropic     provider  0.1.0    0.1.0  builtin:anthropic     \
+            "anthropic     provider  0.1.0    0.2.0  builtin:anthropic     \
              http: https://api.anthropic.com; secrets: ANTHROPIC_API_KEY"
         ),
         "{text}"
@@ -55,7 +55,7 @@ fn plugin_list_shows_the_builtins_with_their_grants() {
     assert_eq!(router["name"], "router-rules");
     assert_eq!(router["status"], "loaded");
     assert_eq!(router["kind"], "router");
-    assert_eq!(router["api_version"], "0.1.0");
+    assert_eq!(router["api_version"], "0.2.0");
     assert_eq!(router["limits"]["timeout_ms"], 2000);
     assert_eq!(router["grants"]["http"], Value::Array(vec![]));
 }
@@ -68,13 +68,13 @@ fn plugin_inspect_prints_identity_world_and_requests() {
     let info = json(&out);
     assert_eq!(info["name"], "router-rules");
     assert_eq!(info["kind"], "router");
-    assert_eq!(info["world"], "orch:plugin/router-plugin@0.1.0");
+    assert_eq!(info["world"], "orch:plugin/router-plugin@0.2.0");
     assert_eq!(info["requested"]["secrets"], Value::Array(vec![]));
     assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
 
     let out = orch(dir.path(), &["plugin", "inspect", "builtin:router-rules"]);
     let text = stdout(&out);
-    assert!(text.contains("world:        orch:plugin/router-plugin@0.1.0"), "{text}");
+    assert!(text.contains("world:        orch:plugin/router-plugin@0.2.0"), "{text}");
     assert!(text.contains("  http:       none"), "{text}");
 }
 
@@ -146,7 +146,7 @@ fn scaffolded_plugins_of_every_kind_build_inspect_and_load() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let info = json(&out);
         assert_eq!((info["name"].as_str(), info["kind"].as_str()), (Some(name), Some(kind)));
-        assert_eq!(info["api_version"], "0.1.0");
+        assert_eq!(info["api_version"], "0.2.0");
         config.push_str(&format!("[plugins.{name}]\npath = {:?}\n", wasm.display().to_string()));
     }
 

@@ -78,7 +78,12 @@ impl Servings {
     /// What a provider charging orch's default prices bills for every serving.
     fn billed(&self) -> f64 {
         let pricing = orch_host::cost::Pricing::new(&Default::default());
-        self.log.iter().map(|(_, _, model)| pricing.cost(model, USAGE.0, USAGE.1, 0)).sum()
+        self.log
+            .iter()
+            .map(|(_, _, model)| {
+                pricing.cost(model, orch_host::cost::Tokens { input: USAGE.0, output: USAGE.1, ..Default::default() })
+            })
+            .sum()
     }
 }
 

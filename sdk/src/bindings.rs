@@ -7,7 +7,7 @@
 pub mod router_world {
     wit_bindgen::generate!({
         world: "router-plugin",
-        path: "../wit",
+        path: "../wit/0.2.0",
         default_bindings_module: "orch_sdk::__private::router_world",
         pub_export_macro: true,
         export_macro_name: "export",
@@ -20,14 +20,14 @@ pub mod router_world {
 pub mod provider_world {
     wit_bindgen::generate!({
         world: "provider-plugin",
-        path: "../wit",
+        path: "../wit/0.2.0",
         default_bindings_module: "orch_sdk::__private::provider_world",
         pub_export_macro: true,
         export_macro_name: "export",
         additional_derives: [PartialEq],
         with: {
-            "orch:plugin/types@0.1.0": crate::bindings::router_world::orch::plugin::types,
-            "orch:plugin/host@0.1.0": crate::bindings::router_world::orch::plugin::host,
+            "orch:plugin/types@0.2.0": crate::bindings::router_world::orch::plugin::types,
+            "orch:plugin/host@0.2.0": crate::bindings::router_world::orch::plugin::host,
         },
     });
 }
@@ -37,14 +37,14 @@ pub mod provider_world {
 pub mod gate_world {
     wit_bindgen::generate!({
         world: "gate-plugin",
-        path: "../wit",
+        path: "../wit/0.2.0",
         default_bindings_module: "orch_sdk::__private::gate_world",
         pub_export_macro: true,
         export_macro_name: "export",
         additional_derives: [PartialEq],
         with: {
-            "orch:plugin/types@0.1.0": crate::bindings::router_world::orch::plugin::types,
-            "orch:plugin/host@0.1.0": crate::bindings::router_world::orch::plugin::host,
+            "orch:plugin/types@0.2.0": crate::bindings::router_world::orch::plugin::types,
+            "orch:plugin/host@0.2.0": crate::bindings::router_world::orch::plugin::host,
         },
     });
 }

@@ -120,7 +120,9 @@ impl Capabilities {
 
 /// Routers choose the provider and model for a role.
 pub mod router {
-    pub use crate::bindings::router_world::exports::orch::plugin::router::{ModelChoice, RouteDecision, RouteRequest};
+    pub use crate::bindings::router_world::exports::orch::plugin::router::{
+        CatalogModel, ModelChoice, ModelHistory, RouteDecision, RouteRequest,
+    };
 
     /// Implement this and `register!(router: YourType)`.
     pub trait Router: crate::Plugin {

@@ -4,18 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use orch_host::cost::Pricing;
+use orch_host::cost::{Pricing, Tokens};
 use orch_sdk::provider::Completion;
 
 /// The host's price for what `completion` reports.
 fn cost(completion: &Completion) -> f64 {
     let usage = &completion.usage;
-    Pricing::new(&BTreeMap::new()).cost(
-        &completion.model,
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cached_input_tokens,
-    )
+    let tokens = Tokens {
+        input: usage.input_tokens,
+        output: usage.output_tokens,
+        cached_input: usage.cached_input_tokens,
+        cache_write: usage.cache_write_tokens,
+    };
+    Pricing::new(&BTreeMap::new()).cost(&completion.model, tokens)
 }
 
 fn assert_usd(actual: f64, expected: f64) {
@@ -40,9 +41,9 @@ fn anthropic_counts_cache_reads_and_writes_beside_the_input() {
         "usage": {"input_tokens": 2000, "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 8000,
                   "output_tokens": 500}}"#;
     let completion = orch_anthropic::parse_response(200, &[], body).unwrap();
-    // claude-sonnet-4-5: (2,000 + 1,000 written to the cache) × $3/M + 8,000 read × $0.30/M + 500 × $15/M.
-    // (Anthropic bills cache writes at 1.25× input; contract 0.1 reports them as plain input.)
-    assert_usd(cost(&completion), 0.009 + 0.0024 + 0.0075);
+    // claude-sonnet-4-5: 2,000 × $3/M + 1,000 written to the cache × $3.75/M (1.25× input)
+    // + 8,000 read × $0.30/M + 500 × $15/M.
+    assert_usd(cost(&completion), 0.006 + 0.00375 + 0.0024 + 0.0075);
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod confinement;
 mod costs;
 mod gates;
 mod host_limits;
+mod legacy;
 mod polyglot;
 mod providers;
 mod retry;
@@ -72,6 +73,8 @@ fn request(role: Role, risk: Risk, area: &str, goal: &str) -> RouteRequest {
         step_kind: None,
         step_complexity: None,
         author_model: None,
+        catalog: Vec::new(),
+        history: Vec::new(),
     }
 }
 

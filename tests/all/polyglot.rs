@@ -28,7 +28,7 @@ fn python_docstrings() -> PathBuf {
     let mut command = Command::new("componentize-py");
     command
         .current_dir(Path::new(ROOT).join("examples/plugins/python-docstrings"))
-        .args(["-d", &format!("{ROOT}/wit"), "-w", "gate-plugin", "componentize", "app", "-o"])
+        .args(["-d", &format!("{ROOT}/wit/0.2.0"), "-w", "gate-plugin", "componentize", "app", "-o"])
         .arg(&out);
     build(command, "componentize-py", "run tools/test, which installs componentize-py");
     out

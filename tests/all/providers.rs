@@ -107,6 +107,8 @@ fn request() -> CompletionRequest {
         temperature: Some(0.5),
         stop: vec!["END".into()],
         json_mode: true,
+        response_schema: None,
+        idempotency_key: None,
     }
 }
 
@@ -174,7 +176,7 @@ async fn each_provider_sends_its_wire_format_with_the_injected_key() {
         let completion =
             plugin.complete(&request(), Some("orch-0123")).await.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
         assert_eq!(completion.text, "{\"steps\": []}", "{}", case.builtin);
-        let Usage { input_tokens, output_tokens, cached_input_tokens } = completion.usage;
+        let Usage { input_tokens, output_tokens, cached_input_tokens, .. } = completion.usage;
         assert_eq!(
             (input_tokens, output_tokens, cached_input_tokens),
             (30, 4, 16),

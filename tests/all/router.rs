@@ -83,6 +83,8 @@ fn case_request(case: &Case, models: &ModelAliases<'_>) -> RouteRequest {
         step_kind: kind.map(Into::into),
         step_complexity: complexity.map(Into::into),
         author_model: author.map(|alias| models[alias].model.to_string()),
+        catalog: Vec::new(),
+        history: Vec::new(),
         ..request(role, risk, area, "route me")
     }
 }

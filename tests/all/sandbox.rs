@@ -252,7 +252,7 @@ async fn a_plugin_for_another_contract_version_is_refused_before_instantiation()
     let (runtime, _) = runtime();
     let spec = PluginSpec::new("future", PluginSource::File(ORCH_TEST_FUTURE_API.into()));
     let err = runtime.load(spec).await.err().expect("a 0.2.0 plugin must be refused");
-    assert_eq!(err.to_string(), "plugin `future` was built for orch:plugin@0.2.0; this host supports 0.1.x");
+    assert_eq!(err.to_string(), "plugin `future` was built for orch:plugin@0.3.0; this host supports 0.2.x and 0.1.x");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -34,6 +34,8 @@ fn route_request() -> RouteRequest {
         step_kind: Some("implementation".into()),
         step_complexity: Some("medium".into()),
         author_model: Some("gemini-2.5-pro".into()),
+        catalog: Vec::new(),
+        history: Vec::new(),
     }
 }
 

@@ -39,6 +39,31 @@ pub fn to_sdk_request(host: RouteRequest) -> orch_sdk::router::RouteRequest {
         step_kind: host.step_kind,
         step_complexity: host.step_complexity,
         author_model: host.author_model,
+        catalog: host
+            .catalog
+            .into_iter()
+            .map(|m| orch_sdk::router::CatalogModel {
+                provider: m.provider,
+                model: m.model,
+                input_usd_per_mtok: m.input_usd_per_mtok,
+                output_usd_per_mtok: m.output_usd_per_mtok,
+                context_window: m.context_window,
+                tags: m.tags,
+            })
+            .collect(),
+        history: host
+            .history
+            .into_iter()
+            .map(|h| orch_sdk::router::ModelHistory {
+                provider: h.provider,
+                model: h.model,
+                rounds: h.rounds,
+                success_rate: h.success_rate,
+                mean_rounds: h.mean_rounds,
+                mean_cost_usd: h.mean_cost_usd,
+                mean_latency_ms: h.mean_latency_ms,
+            })
+            .collect(),
     }
 }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const { component } = await componentize({
   sourcePath: here('./gate.js'),
-  witPath: here('../../../wit'),
+  witPath: here('../../../wit/0.2.0'),
   worldName: 'gate-plugin',
   // A gate that reads its request needs none of these.
   disableFeatures: ['random', 'clocks', 'http', 'fetch-event'],

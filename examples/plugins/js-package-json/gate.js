@@ -1,5 +1,5 @@
 // package-json: an orch gate plugin written in JavaScript, built with
-// componentize-js against orch's contract (wit/orch-plugin.wit).
+// componentize-js against orch's contract (wit/0.2.0/orch-plugin.wit).
 //
 // It judges what a change does to package.json files:
 // - an added dependency pinned to "*", "latest", or a git/http/file URL fails

@@ -4,9 +4,9 @@ Fails a change that adds a public Python function (a `def` whose name does
 not start with `_`) without a docstring, with one finding per function. It
 reads only the change's diff, so it needs no capabilities.
 
-Build it (the WIT contract is in the orch repository's `wit/` directory):
+Build it (the WIT contract is in the orch repository's `wit/0.2.0/` directory):
 
-    componentize-py -d ../../../wit -w gate-plugin componentize app -o docstrings.wasm
+    componentize-py -d ../../../wit/0.2.0 -w gate-plugin componentize app -o docstrings.wasm
 
 and load it from `orch.toml`:
 

@@ -44,7 +44,7 @@ const BUILD_JS: &str = include_str!("templates/build.mjs.tmpl");
 const PACKAGE_JSON: &str = include_str!("templates/package.json.tmpl");
 const README_JS: &str = include_str!("templates/README.js.md.tmpl");
 /// The contract, copied into projects whose build tools read it from disk.
-const WIT: &str = include_str!("../../../wit/orch-plugin.wit");
+const WIT: &str = include_str!("../../../wit/0.2.0/orch-plugin.wit");
 
 /// The SDK next to the host this binary was built from.
 fn bundled_sdk() -> PathBuf {

@@ -39,6 +39,8 @@ impl<P: Plugins> TaskRun<P> {
             step_kind: step.map(|s| s.kind.to_owned()),
             step_complexity: step.map(|s| s.complexity.to_owned()),
             author_model: author.map(str::to_owned),
+            catalog: Vec::new(),
+            history: Vec::new(),
         };
         let shared = Arc::clone(&self.shared);
         let outcome = retry::retry(&shared.settings.retry, |_| shared.plugins.route(&request), |_| {}).await;
@@ -128,6 +130,8 @@ impl<P: Plugins> TaskRun<P> {
             stop: Vec::new(),
             // Every role answers with one JSON object (a plan, a verdict, a change).
             json_mode: true,
+            response_schema: None,
+            idempotency_key: None,
         };
         let key = journal::completion_key(site, &request);
         self.within_budget(self.journal.contains_key(&key)).await?;
@@ -139,6 +143,7 @@ impl<P: Plugins> TaskRun<P> {
         let route = self.route(role, site.round, step, author).await?;
         let starts = self.start_call(&key, "completion", &route.provider, Some(&route.model)).await?;
         let idempotency_key = journal::idempotency_key(self.id(), self.created_ms, self.retries, &key);
+        request.idempotency_key = Some(idempotency_key.clone());
         let step_id = step.map(|s| s.id);
         let shared = Arc::clone(&self.shared);
         let started = Instant::now();
@@ -181,13 +186,8 @@ impl<P: Plugins> TaskRun<P> {
                 Ok(served) => {
                     let completion = served.value;
                     let record = CompletionRecord::new(&choice.provider, &choice.model, &completion, route.clone());
-                    let (cost, renamed) = shared.pricing.cost_of_call(
-                        &choice.model,
-                        &completion.model,
-                        record.input_tokens,
-                        record.output_tokens,
-                        record.cached_input_tokens,
-                    );
+                    let tokens = (&completion.usage).into();
+                    let (cost, renamed) = shared.pricing.cost_of_call(&choice.model, &completion.model, tokens);
                     if renamed {
                         self.event(
                             Category::LlmCall,

@@ -26,7 +26,12 @@ impl Plugins for Counting {
         Ok(Served {
             value: Completion {
                 text: format!("reply from {provider} to: {}", request.messages.last().unwrap().content),
-                usage: Usage { input_tokens: 1200, output_tokens: 340, cached_input_tokens: 200 },
+                usage: Usage {
+                    input_tokens: 1200,
+                    output_tokens: 340,
+                    cached_input_tokens: 200,
+                    cache_write_tokens: 0,
+                },
                 stop_reason: StopReason::MaxTokens,
                 model: format!("{}-20250101", request.model),
             },
@@ -50,6 +55,8 @@ fn request(model: &str, user: &str) -> CompletionRequest {
         temperature: None,
         stop: Vec::new(),
         json_mode: true,
+        response_schema: None,
+        idempotency_key: None,
     }
 }
 
@@ -160,7 +167,7 @@ fn a_replay_needs_its_cassette_and_bad_lines_are_located() {
         request: RecordedRequest::new(&request("m", "hello")),
         completion: RecordedCompletion::new(&Completion {
             text: "t".into(),
-            usage: Usage { input_tokens: 1, output_tokens: 1, cached_input_tokens: 0 },
+            usage: Usage { input_tokens: 1, output_tokens: 1, cached_input_tokens: 0, cache_write_tokens: 0 },
             stop_reason: StopReason::EndTurn,
             model: "m".into(),
         }),

@@ -136,7 +136,7 @@ mod tests {
 
         let text = |t: String| Completion {
             text: t,
-            usage: Usage { input_tokens: 1, output_tokens: 1, cached_input_tokens: 0 },
+            usage: Usage { input_tokens: 1, output_tokens: 1, cached_input_tokens: 0, cache_write_tokens: 0 },
             stop_reason: StopReason::EndTurn,
             model: "gpt\n".into(),
         };

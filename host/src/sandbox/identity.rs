@@ -10,9 +10,10 @@ use wasmtime::component::Component;
 use super::error::{PluginId, SandboxError};
 
 /// The contract version this host implements.
-pub const API_VERSION: &str = "0.1.0";
-/// The contract versions this host accepts, for messages.
-pub const SUPPORTED_VERSIONS: &str = "0.1.x";
+pub const API_VERSION: &str = "0.2.0";
+/// The contract versions this host accepts, for messages: the current one
+/// and the previous one (served through the adapter).
+pub const SUPPORTED_VERSIONS: &str = "0.2.x and 0.1.x";
 
 /// The world a plugin implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,8 +57,15 @@ impl fmt::Display for World {
 pub struct Identity {
     /// The world it exports.
     pub world: World,
-    /// The `orch:plugin` version in its export name, e.g. `0.1.0`.
+    /// The `orch:plugin` version in its export name, e.g. `0.2.0`.
     pub api_version: String,
+}
+
+impl Identity {
+    /// Whether it was built for the previous contract, `0.1.x`.
+    pub fn is_previous(&self) -> bool {
+        minor(&self.api_version) == Some(1)
+    }
 }
 
 /// Reads the component's exports and checks the contract version.
@@ -92,10 +100,19 @@ pub fn identify(engine: &Engine, component: &Component, plugin: &PluginId) -> Re
     })
 }
 
-/// `0.1.x` is supported: for 0.y versions the minor number is the breaking one.
+/// `0.2.x` and `0.1.x` are supported: for 0.y versions the minor number is
+/// the breaking one.
 fn is_supported(version: &str) -> bool {
+    matches!(minor(version), Some(1 | 2))
+}
+
+/// `y` of a `0.y.z` version.
+fn minor(version: &str) -> Option<u32> {
     let mut parts = version.split('.');
-    matches!((parts.next(), parts.next()), (Some("0"), Some("1")))
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("0"), Some(minor), Some(_)) => minor.parse().ok(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -103,10 +120,12 @@ mod tests {
     use super::is_supported;
 
     #[test]
-    fn only_0_1_x_is_supported() {
+    fn the_current_and_the_previous_contract_are_supported() {
         assert!(is_supported("0.1.0"));
         assert!(is_supported("0.1.7"));
-        assert!(!is_supported("0.2.0"));
+        assert!(is_supported("0.2.0"));
+        assert!(!is_supported("0.3.0"));
+        assert!(!is_supported("0.0.1"));
         assert!(!is_supported("1.1.0"));
         assert!(!is_supported("unversioned"));
     }

@@ -5,6 +5,7 @@
 //! holds the plugin crates themselves.
 
 mod accept;
+mod adapter;
 pub mod arg_patterns;
 pub mod audit;
 mod bindings;

@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Engine, Store, Trap};
 
 use super::accept;
+use super::adapter::{self, LegacyInstance, LegacyPre};
 use super::bindings::types::PluginInfo;
 use super::bindings::{gate, provider, router};
 use super::cache::CacheOutcome;
@@ -30,11 +31,13 @@ pub use router::exports::orch::plugin::router::{ModelChoice, RouteDecision, Rout
 /// calls stuck in host code (where epochs are not checked).
 const HOST_TIMEOUT_GRACE: Duration = Duration::from_millis(250);
 
-/// The pre-linked component of one world.
+/// The pre-linked component of one world: of the current contract, or of
+/// the previous one served through the adapter.
 pub(crate) enum WorldPre {
     Router(router::RouterPluginPre<CallState>),
     Provider(provider::ProviderPluginPre<CallState>),
     Gate(gate::GatePluginPre<CallState>),
+    Legacy(LegacyPre),
 }
 
 impl WorldPre {
@@ -43,6 +46,7 @@ impl WorldPre {
             Self::Router(_) => World::Router,
             Self::Provider(_) => World::Provider,
             Self::Gate(_) => World::Gate,
+            Self::Legacy(pre) => pre.world(),
         }
     }
 }
@@ -52,6 +56,7 @@ enum WorldInstance {
     Router(router::RouterPlugin),
     Provider(provider::ProviderPlugin),
     Gate(gate::GatePlugin),
+    Legacy(LegacyInstance),
 }
 
 impl WorldInstance {
@@ -60,6 +65,7 @@ impl WorldInstance {
             Self::Router(_) => World::Router,
             Self::Provider(_) => World::Provider,
             Self::Gate(_) => World::Gate,
+            Self::Legacy(instance) => instance.world(),
         }
     }
 }
@@ -103,6 +109,9 @@ impl Prepared {
             }
             WorldPre::Gate(pre) => {
                 WorldInstance::Gate(guarded(&mut store, context, async |s| pre.instantiate_async(s).await).await?)
+            }
+            WorldPre::Legacy(pre) => {
+                WorldInstance::Legacy(guarded(&mut store, context, async |s| pre.instantiate(s).await).await?)
             }
         };
         Ok(PluginInstance { context: Arc::clone(&self.context), store, exports, poisoned: false, _slot: slot })
@@ -211,6 +220,7 @@ impl PluginInstance {
             WorldInstance::Gate(g) => {
                 guarded(&mut self.store, context, async |s| g.orch_plugin_gate().call_describe(s).await).await
             }
+            WorldInstance::Legacy(l) => guarded(&mut self.store, context, async |s| l.describe(s).await).await,
         };
         self.poisoned = outcome.is_err();
         outcome
@@ -219,35 +229,48 @@ impl PluginInstance {
     /// Calls `route` (router plugins only).
     pub async fn route(&mut self, request: &RouteRequest) -> Result<RouteDecision, SandboxError> {
         self.ready()?;
-        let WorldInstance::Router(r) = &self.exports else {
-            return Err(self.wrong_kind("route"));
+        let outcome = match &self.exports {
+            WorldInstance::Router(r) => {
+                guarded(&mut self.store, &self.context, async |s| r.orch_plugin_router().call_route(s, request).await)
+                    .await
+            }
+            WorldInstance::Legacy(LegacyInstance::Router(r)) => {
+                guarded(&mut self.store, &self.context, async |s| adapter::route(r, s, request).await).await
+            }
+            _ => return Err(self.wrong_kind("route")),
         };
-        let outcome =
-            guarded(&mut self.store, &self.context, async |s| r.orch_plugin_router().call_route(s, request).await)
-                .await;
         self.settle(outcome)
     }
 
     /// Calls `complete` (provider plugins only).
     pub async fn complete(&mut self, request: &CompletionRequest) -> Result<Completion, SandboxError> {
         self.ready()?;
-        let WorldInstance::Provider(p) = &self.exports else {
-            return Err(self.wrong_kind("complete"));
+        let outcome = match &self.exports {
+            WorldInstance::Provider(p) => {
+                let call = async |s: &mut Store<CallState>| p.orch_plugin_provider().call_complete(s, request).await;
+                guarded(&mut self.store, &self.context, call).await
+            }
+            WorldInstance::Legacy(LegacyInstance::Provider(p)) => {
+                guarded(&mut self.store, &self.context, async |s| adapter::complete(p, s, request).await).await
+            }
+            _ => return Err(self.wrong_kind("complete")),
         };
-        let outcome =
-            guarded(&mut self.store, &self.context, async |s| p.orch_plugin_provider().call_complete(s, request).await)
-                .await;
         self.settle(outcome)
     }
 
     /// Calls `check` (gate plugins only).
     pub async fn check(&mut self, request: &CheckRequest) -> Result<CheckResult, SandboxError> {
         self.ready()?;
-        let WorldInstance::Gate(g) = &self.exports else {
-            return Err(self.wrong_kind("check"));
+        let outcome = match &self.exports {
+            WorldInstance::Gate(g) => {
+                guarded(&mut self.store, &self.context, async |s| g.orch_plugin_gate().call_check(s, request).await)
+                    .await
+            }
+            WorldInstance::Legacy(LegacyInstance::Gate(g)) => {
+                guarded(&mut self.store, &self.context, async |s| adapter::check(g, s, request).await).await
+            }
+            _ => return Err(self.wrong_kind("check")),
         };
-        let outcome =
-            guarded(&mut self.store, &self.context, async |s| g.orch_plugin_gate().call_check(s, request).await).await;
         self.settle(outcome)
     }
 

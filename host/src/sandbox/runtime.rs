@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
+use super::adapter::LegacyPre;
 use super::audit::{AuditSink, TracingAudit};
 use super::bindings::types::{PluginInfo, PluginKind};
 use super::bindings::{gate, provider, router};
@@ -185,9 +186,11 @@ impl RuntimeBuilder {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e:#}"))?;
         special_files::guard_open_at(&mut linker).map_err(|e| anyhow::anyhow!("guarding WASI's open-at: {e:#}"))?;
         // All three worlds import the same `host` and `types`; linking them
-        // once through any world's bindings serves every plugin.
+        // once through any world's bindings serves every plugin, and once
+        // more under the previous contract's name.
         router::RouterPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
             .map_err(|e| anyhow::anyhow!("linking the host interface: {e:#}"))?;
+        super::adapter::link(&mut linker).map_err(|e| anyhow::anyhow!("linking the previous host interface: {e:#}"))?;
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone()),
             engine,
@@ -357,6 +360,7 @@ impl Runtime {
             message: format!("its imports do not match this host: {e:#}"),
         })?;
         let world_pre = match identity.world {
+            _ if identity.is_previous() => LegacyPre::new(identity.world, pre).map(WorldPre::Legacy),
             World::Router => router::RouterPluginPre::new(pre).map(WorldPre::Router),
             World::Provider => provider::ProviderPluginPre::new(pre).map(WorldPre::Provider),
             World::Gate => gate::GatePluginPre::new(pre).map(WorldPre::Gate),
@@ -364,7 +368,7 @@ impl Runtime {
         .map_err(|e| SandboxError::Load {
             plugin: id.clone(),
             source_desc: spec.source.describe(),
-            message: format!("its exports do not match orch:plugin@{}: {e:#}", identity::API_VERSION),
+            message: format!("its exports do not match orch:plugin@{}: {e:#}", identity.api_version),
         })?;
 
         if !spec.grants.http.is_empty() {

@@ -130,6 +130,8 @@ mod tests {
             temperature: None,
             stop: Vec::new(),
             json_mode: false,
+            response_schema: None,
+            idempotency_key: None,
         }
     }
 

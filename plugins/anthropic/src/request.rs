@@ -91,6 +91,8 @@ mod tests {
             temperature: None,
             stop: Vec::new(),
             json_mode: false,
+            response_schema: None,
+            idempotency_key: None,
         }
     }
 
@@ -124,6 +126,8 @@ mod tests {
             temperature: Some(0.25),
             stop: vec!["\n\n".into(), "END".into()],
             json_mode: true,
+            response_schema: None,
+            idempotency_key: None,
         };
         assert_eq!(
             body(&request),

@@ -79,6 +79,7 @@ impl From<MessagesUsage> for Usage {
                 .saturating_add(cache_read),
             output_tokens: u.output_tokens,
             cached_input_tokens: cache_read,
+            cache_write_tokens: u.cache_creation_input_tokens.unwrap_or(0),
         }
     }
 }
@@ -98,7 +99,10 @@ fn parse_success(body: &[u8]) -> Result<Completion, PluginError> {
     let text = content.into_iter().filter(|b| b.kind == "text").filter_map(|b| b.text).collect();
     Ok(Completion {
         text,
-        usage: reply.usage.map_or(Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0 }, Usage::from),
+        usage: reply.usage.map_or(
+            Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0 },
+            Usage::from,
+        ),
         stop_reason: stop_reason(reply.stop_reason.as_deref()),
         model: reply.model.unwrap_or_default(),
     })
@@ -111,7 +115,7 @@ fn stop_reason(stop_reason: Option<&str>) -> StopReason {
         Some("end_turn") => StopReason::EndTurn,
         Some("max_tokens") => StopReason::MaxTokens,
         Some("stop_sequence") => StopReason::StopSequence,
-        Some("refusal") => StopReason::ContentFilter,
+        Some("refusal") => StopReason::Refusal,
         _ => StopReason::Other,
     }
 }
@@ -156,7 +160,10 @@ mod tests {
                       "cache_creation_input_tokens": 100, "cache_read_input_tokens": 1000}
         }"#);
         assert_eq!(completion.text, "Hello, world!");
-        assert_eq!(completion.usage, Usage { input_tokens: 1120, output_tokens: 7, cached_input_tokens: 1000 });
+        assert_eq!(
+            completion.usage,
+            Usage { input_tokens: 1120, output_tokens: 7, cached_input_tokens: 1000, cache_write_tokens: 100 }
+        );
         assert_eq!(completion.stop_reason, StopReason::EndTurn);
         assert_eq!(completion.model, "claude-sonnet-4-5-20250929");
     }
@@ -164,15 +171,15 @@ mod tests {
     #[test]
     fn usage_adds_the_cache_fields_to_the_input() {
         let usage = |cache_fields: &str| usage(&format!(r#"{{"input_tokens": 5, "output_tokens": 2{cache_fields}}}"#));
-        for (cache_fields, input_tokens, cached_input_tokens) in [
-            ("", 5, 0),
-            (r#", "cache_creation_input_tokens": null, "cache_read_input_tokens": null"#, 5, 0),
-            (r#", "cache_creation_input_tokens": 40"#, 45, 0),
-            (r#", "cache_read_input_tokens": 300"#, 305, 300),
-            (r#", "cache_creation_input_tokens": 0, "cache_read_input_tokens": 64"#, 69, 64),
-            (r#", "cache_creation_input_tokens": 40, "cache_read_input_tokens": 300"#, 345, 300),
+        for (cache_fields, input_tokens, cached_input_tokens, cache_write_tokens) in [
+            ("", 5, 0, 0),
+            (r#", "cache_creation_input_tokens": null, "cache_read_input_tokens": null"#, 5, 0, 0),
+            (r#", "cache_creation_input_tokens": 40"#, 45, 0, 40),
+            (r#", "cache_read_input_tokens": 300"#, 305, 300, 0),
+            (r#", "cache_creation_input_tokens": 0, "cache_read_input_tokens": 64"#, 69, 64, 0),
+            (r#", "cache_creation_input_tokens": 40, "cache_read_input_tokens": 300"#, 345, 300, 40),
         ] {
-            let expected = Usage { input_tokens, output_tokens: 2, cached_input_tokens };
+            let expected = Usage { input_tokens, output_tokens: 2, cached_input_tokens, cache_write_tokens };
             assert_eq!(usage(cache_fields), expected, "{cache_fields}");
         }
     }
@@ -181,7 +188,10 @@ mod tests {
     fn missing_optional_parts_default() {
         let completion = ok(r#"{"type": "message", "content": []}"#);
         assert_eq!(completion.text, "");
-        assert_eq!(completion.usage, Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0 });
+        assert_eq!(
+            completion.usage,
+            Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0 }
+        );
         assert_eq!(completion.stop_reason, StopReason::Other);
         assert_eq!(completion.model, "");
     }
@@ -192,7 +202,7 @@ mod tests {
             ("\"end_turn\"", StopReason::EndTurn),
             ("\"max_tokens\"", StopReason::MaxTokens),
             ("\"stop_sequence\"", StopReason::StopSequence),
-            ("\"refusal\"", StopReason::ContentFilter),
+            ("\"refusal\"", StopReason::Refusal),
             ("\"tool_use\"", StopReason::Other),
             ("\"pause_turn\"", StopReason::Other),
             ("\"model_context_window_exceeded\"", StopReason::Other),

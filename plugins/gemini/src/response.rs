@@ -112,12 +112,15 @@ fn parse_success(body: &[u8]) -> Result<Completion, PluginError> {
         .filter(|p| p.thought != Some(true))
         .filter_map(|p| p.text)
         .collect();
-    let usage =
-        reply.usage_metadata.map_or(Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0 }, |u| Usage {
+    let usage = reply.usage_metadata.map_or(
+        Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0 },
+        |u| Usage {
             input_tokens: u.prompt_token_count,
             output_tokens: u.candidates_token_count.saturating_add(u.thoughts_token_count),
             cached_input_tokens: u.cached_content_token_count,
-        });
+            cache_write_tokens: 0,
+        },
+    );
     Ok(Completion {
         text,
         usage,
@@ -200,7 +203,7 @@ mod tests {
     }
 
     fn usage(input: u64, output: u64, cached: u64) -> Usage {
-        Usage { input_tokens: input, output_tokens: output, cached_input_tokens: cached }
+        Usage { input_tokens: input, output_tokens: output, cached_input_tokens: cached, cache_write_tokens: 0 }
     }
 
     fn error_body(code: u16, message: &str, status: &str, details: &str) -> String {

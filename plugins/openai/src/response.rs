@@ -73,11 +73,15 @@ fn parse_success(body: &[u8]) -> Result<Completion, PluginError> {
         let detail = error_message(body).map(|m| format!(" (the API said: {m})")).unwrap_or_default();
         return Err(PluginError::Transient(format!("the chat completions response has no choices{detail}")));
     };
-    let usage = reply.usage.map_or(Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0 }, |u| Usage {
-        input_tokens: u.prompt_tokens,
-        output_tokens: u.completion_tokens,
-        cached_input_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0),
-    });
+    let usage = reply.usage.map_or(
+        Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0 },
+        |u| Usage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+            cached_input_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0),
+            cache_write_tokens: 0,
+        },
+    );
     Ok(Completion {
         text: choice.message.and_then(|m| m.content).unwrap_or_default(),
         usage,
@@ -128,7 +132,10 @@ mod tests {
                       "prompt_tokens_details": {"cached_tokens": 64, "audio_tokens": 0}}
         }"#);
         assert_eq!(completion.text, "Hello!");
-        assert_eq!(completion.usage, Usage { input_tokens: 120, output_tokens: 7, cached_input_tokens: 64 });
+        assert_eq!(
+            completion.usage,
+            Usage { input_tokens: 120, output_tokens: 7, cached_input_tokens: 64, cache_write_tokens: 0 }
+        );
         assert_eq!(completion.stop_reason, StopReason::EndTurn);
         assert_eq!(completion.model, "gpt-4o-2024-08-06");
     }
@@ -137,12 +144,18 @@ mod tests {
     fn missing_optional_parts_default() {
         let completion = ok(r#"{"choices": [{"message": {"role": "assistant", "content": null}}]}"#);
         assert_eq!(completion.text, "");
-        assert_eq!(completion.usage, Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0 });
+        assert_eq!(
+            completion.usage,
+            Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0 }
+        );
         assert_eq!(completion.stop_reason, StopReason::Other);
         assert_eq!(completion.model, "");
         let no_cache = ok(r#"{"model": "llama3", "choices": [{"message": {"content": "x"}, "finish_reason": "stop"}],
                              "usage": {"prompt_tokens": 3, "completion_tokens": 1, "prompt_tokens_details": null}}"#);
-        assert_eq!(no_cache.usage, Usage { input_tokens: 3, output_tokens: 1, cached_input_tokens: 0 });
+        assert_eq!(
+            no_cache.usage,
+            Usage { input_tokens: 3, output_tokens: 1, cached_input_tokens: 0, cache_write_tokens: 0 }
+        );
     }
 
     #[test]

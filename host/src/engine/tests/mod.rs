@@ -131,7 +131,7 @@ impl Plugins for Fake {
         Ok(Served {
             value: Completion {
                 text,
-                usage: Usage { input_tokens: 1000, output_tokens: 100, cached_input_tokens: 0 },
+                usage: Usage { input_tokens: 1000, output_tokens: 100, cached_input_tokens: 0, cache_write_tokens: 0 },
                 stop_reason: StopReason::EndTurn,
                 model: self.claimed_model.map_or_else(|| request.model.clone(), str::to_owned),
             },
@@ -502,7 +502,7 @@ async fn abandon_at_the_hang(h: &Harness, hanging: &Arc<Fake>) {
 /// provider (1,000 input tokens at $125 per million; output free): binary
 /// fractions, so sums compare exactly.
 fn priced(h: &mut Harness) {
-    let price = crate::cost::Price { input: 125.0, output: 0.0, cached_input: None };
+    let price = crate::cost::Price { input: 125.0, output: 0.0, cached_input: None, cache_write: None };
     for role in ["planner", "plan_reviewer", "implementer", "code_reviewer"] {
         h.pricing.insert(format!("primary-{role}"), price);
     }

@@ -1,4 +1,4 @@
-//! A component built for a future contract version (`orch:plugin@0.2.0`),
+//! A component built for a future contract version (`orch:plugin@0.3.0`),
 //! which this host must refuse before instantiating it.
 
 // The generated export glue is unsafe code by nature; there is no SDK here to hide it.
@@ -6,7 +6,7 @@
 
 wit_bindgen::generate!({
     inline: "
-        package orch:plugin@0.2.0;
+        package orch:plugin@0.3.0;
         interface router {
             describe: func() -> string;
         }
