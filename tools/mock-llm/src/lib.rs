@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+mod error_reply;
 mod fault;
 mod http1;
 mod log;
@@ -40,5 +41,5 @@ mod wire;
 pub use fault::{Fault, FaultPredicate};
 pub use log::RecordedRequest;
 pub use pipeline::pipeline;
-pub use reply::{MockReply, MockRequest, Responder, Vendor, echo};
+pub use reply::{MockReply, MockRequest, Responder, StopReason, Vendor, echo};
 pub use server::{MockLlm, MockLlmBuilder};
