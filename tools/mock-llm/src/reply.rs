@@ -139,6 +139,28 @@ pub enum StopReason {
     Other(String),
 }
 
+impl std::str::FromStr for StopReason {
+    type Err = String;
+
+    /// A stop reason by name, as the `mock-llm` command line takes it:
+    /// `end_turn`, `max_tokens`, `refusal`, `content_filter`, or
+    /// `other:VALUE` for the vendor's own value.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "end_turn" => Ok(Self::EndTurn),
+            "max_tokens" => Ok(Self::MaxTokens),
+            "refusal" => Ok(Self::Refusal),
+            "content_filter" => Ok(Self::ContentFilter),
+            _ => match name.strip_prefix("other:") {
+                Some(value) if !value.is_empty() => Ok(Self::Other(value.to_owned())),
+                _ => Err(format!(
+                    "`{name}` is not a stop reason: give end_turn, max_tokens, refusal, content_filter or other:VALUE"
+                )),
+            },
+        }
+    }
+}
+
 /// Turns a request into a reply; called once per request that no fault took.
 pub type Responder = Arc<dyn Fn(&MockRequest) -> MockReply + Send + Sync>;
 
@@ -156,6 +178,16 @@ pub fn echo(request: &MockRequest) -> MockReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_reasons_parse_from_their_names() {
+        assert_eq!("max_tokens".parse(), Ok(StopReason::MaxTokens));
+        assert_eq!("refusal".parse(), Ok(StopReason::Refusal));
+        assert_eq!("other:pause_turn".parse(), Ok(StopReason::Other("pause_turn".into())));
+        for bad in ["length", "other:", "Refusal"] {
+            assert!(bad.parse::<StopReason>().unwrap_err().contains("is not a stop reason"), "{bad}");
+        }
+    }
 
     #[test]
     fn echo_repeats_the_last_user_message_and_counts_words() {
