@@ -40,7 +40,7 @@ fn respond(request: &MockRequest) -> MockReply {
     static SERIAL: AtomicUsize = AtomicUsize::new(0);
     let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
     let text = reply_for(request.system.as_deref().unwrap_or_default(), serial);
-    MockReply { text, input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0 }
+    MockReply { text, input_tokens: 1500, output_tokens: 400, ..MockReply::default() }
 }
 
 /// The reply to a role, known by its system prompt; `serial` makes every

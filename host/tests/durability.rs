@@ -135,7 +135,7 @@ fn respond(request: &MockRequest, servings: &Mutex<Servings>) -> MockReply {
     } else {
         format!(r#"{{"verdict": "approved", "summary": "call-{nonce}"}}"#)
     };
-    MockReply { text, input_tokens: USAGE.0, output_tokens: USAGE.1, cached_input_tokens: 0 }
+    MockReply { text, input_tokens: USAGE.0, output_tokens: USAGE.1, ..MockReply::default() }
 }
 
 type Respond = fn(&MockRequest, &Mutex<Servings>) -> MockReply;
@@ -573,7 +573,7 @@ fn respond_once(request: &MockRequest, servings: &Mutex<Servings>) -> MockReply 
     } else {
         r#"{"verdict": "approved", "summary": "fine"}"#.into()
     };
-    MockReply { text, input_tokens: USAGE.0, output_tokens: USAGE.1, cached_input_tokens: 0 }
+    MockReply { text, input_tokens: USAGE.0, output_tokens: USAGE.1, ..MockReply::default() }
 }
 
 /// A `git` that runs the real one and then, at the `ORCH_TEST_PAUSE_AT`-th

@@ -64,7 +64,7 @@ fn respond(request: &MockRequest, prompts: &Mutex<Vec<String>>) -> MockReply {
     } else {
         json!({"verdict": "approved", "summary": "fine"}).to_string()
     };
-    MockReply { text, input_tokens: 100, output_tokens: 20, cached_input_tokens: 0 }
+    MockReply { text, input_tokens: 100, output_tokens: 20, ..MockReply::default() }
 }
 
 /// A key of OpenAI's shape, put together at run time so that no scanner (or

@@ -54,7 +54,7 @@ fn respond(request: &MockRequest) -> MockReply {
     } else {
         r#"{"verdict": "approved", "concerns": [], "summary": "fine"}"#.to_owned()
     };
-    MockReply { text, input_tokens: 1000, output_tokens: 200, cached_input_tokens: 0 }
+    MockReply { text, input_tokens: 1000, output_tokens: 200, ..MockReply::default() }
 }
 
 struct World {

@@ -119,6 +119,7 @@ async fn mock(faults: Vec<Fault>) -> MockLlm {
             input_tokens: 30,
             output_tokens: 4,
             cached_input_tokens: 16,
+            ..MockReply::default()
         })
         .faults(faults)
         .start()

@@ -46,6 +46,27 @@ impl Fault {
     }
 }
 
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    /// A fault by name, as the `mock-llm` command line takes it: an HTTP
+    /// status from 400 to 599 (the vendor-shaped error body), `hang`,
+    /// `close` or `malformed`.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "hang" => Ok(Self::Hang),
+            "close" => Ok(Self::Close),
+            "malformed" => Ok(Self::Malformed),
+            _ => match name.parse::<u16>() {
+                Ok(status @ 400..=599) => Ok(Self::status(status)),
+                _ => Err(format!(
+                    "`{name}` is not a fault: give an HTTP status from 400 to 599, hang, close or malformed"
+                )),
+            },
+        }
+    }
+}
+
 /// Decides whether a request is faulted.
 pub type FaultPredicate = Arc<dyn Fn(&MockRequest) -> bool + Send + Sync>;
 
@@ -107,6 +128,18 @@ mod tests {
             path: "/v1/chat/completions".into(),
             query: String::new(),
             raw_body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn faults_parse_from_their_names() {
+        assert_eq!("429".parse(), Ok(Fault::status(429)));
+        assert_eq!("529".parse(), Ok(Fault::status(529)));
+        assert_eq!("hang".parse(), Ok(Fault::Hang));
+        assert_eq!("close".parse(), Ok(Fault::Close));
+        assert_eq!("malformed".parse(), Ok(Fault::Malformed));
+        for bad in ["200", "600", "slow", ""] {
+            assert!(bad.parse::<Fault>().unwrap_err().contains("is not a fault"), "{bad}");
         }
     }
 

@@ -7,8 +7,12 @@
 //! to a [`MockRequest`] and answered by a responder you supply (by default
 //! [`echo`], which repeats the last user message; [`pipeline`] plays every
 //! role of orch's default prompts), rendered back in the
-//! caller's format. A fault script injects errors, hangs, garbage and dropped
-//! connections; every call is logged for assertions.
+//! caller's format; a [`MockReply`] chooses its [`StopReason`] (end turn, max
+//! tokens, refusal, content filter). A fault script injects errors (in each
+//! vendor's error shape, with its rate-limit headers), hangs, garbage and
+//! dropped connections; every call is logged for assertions, with the exact
+//! method, path, headers and body. [`sdk_compat`] drives the official Python
+//! SDKs against it and captures the requests they send.
 //!
 //! It is a plain HTTP/1.1 server with keep-alive, light enough to sit under
 //! benchmarks that drive thousands of requests a second.
@@ -29,16 +33,18 @@
 //! # Ok(()) }
 //! ```
 
+mod error_reply;
 mod fault;
 mod http1;
 mod log;
 mod pipeline;
 mod reply;
+pub mod sdk_compat;
 mod server;
 mod wire;
 
 pub use fault::{Fault, FaultPredicate};
 pub use log::RecordedRequest;
 pub use pipeline::pipeline;
-pub use reply::{MockReply, MockRequest, Responder, Vendor, echo};
+pub use reply::{MockReply, MockRequest, Responder, StopReason, Vendor, echo};
 pub use server::{MockLlm, MockLlmBuilder};

@@ -63,7 +63,7 @@ pub fn pipeline(request: &MockRequest) -> MockReply {
     // Roughly four tokens for every three words, as tokenizers count English.
     let tokens = |n: u64| n * 4 / 3 + 1;
     let prompt_words = words(system) + request.messages.iter().map(|(_, c)| words(c)).sum::<u64>();
-    MockReply { input_tokens: tokens(prompt_words), output_tokens: tokens(words(&text)), text, cached_input_tokens: 0 }
+    MockReply { input_tokens: tokens(prompt_words), output_tokens: tokens(words(&text)), text, ..MockReply::default() }
 }
 
 fn plan(task: &TaskLine<'_>, revised: bool) -> String {

@@ -1,6 +1,7 @@
 //! What a responder sees and returns: the vendor-neutral [`MockRequest`], the
-//! [`MockReply`] the server renders in the caller's wire format, and the
-//! default responder that echoes the last user message.
+//! [`MockReply`] the server renders in the caller's wire format (with the
+//! [`StopReason`] it ends with), and the default responder that echoes the
+//! last user message.
 
 use std::fmt;
 use std::sync::Arc;
@@ -84,20 +85,80 @@ impl MockRequest {
 
 /// What the model "says". The server renders it in the request's wire format.
 ///
-/// The stop reason is derived: max-tokens (`length`, `max_tokens`,
-/// `MAX_TOKENS`) when the request set a limit and `output_tokens` reached
-/// it, end-turn otherwise.
+/// The text is sent as is (a JSON document in it comes back byte for byte,
+/// inside the vendor's string field). The stop reason is `stop` when set;
+/// otherwise it is derived: [`StopReason::MaxTokens`] when the request set a
+/// limit and `output_tokens` reached it, [`StopReason::EndTurn`] otherwise.
+///
+/// Build one with struct update syntax so new fields keep their defaults:
+/// `MockReply { text, output_tokens: 3, ..MockReply::default() }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MockReply {
-    /// The generated text.
+    /// The generated text (for [`StopReason::Refusal`], the refusal).
     pub text: String,
     /// Prompt tokens, cached ones included (Anthropic's `input_tokens` is
-    /// reported without the cached ones, as the real API does).
+    /// reported without the cached and cache-written ones, as the real API
+    /// does).
     pub input_tokens: u64,
-    /// Generated tokens.
+    /// Generated tokens, reasoning included.
     pub output_tokens: u64,
     /// Prompt tokens served from the cache, a subset of `input_tokens`.
     pub cached_input_tokens: u64,
+    /// Prompt tokens written to the cache, a subset of `input_tokens`:
+    /// Anthropic's `cache_creation_input_tokens`, OpenAI's
+    /// `prompt_tokens_details.cache_write_tokens` (sent when not zero);
+    /// Gemini has no such count.
+    pub cache_write_input_tokens: u64,
+    /// Output tokens spent thinking, a subset of `output_tokens`: OpenAI's
+    /// `completion_tokens_details.reasoning_tokens`, Anthropic's
+    /// `output_tokens_details.thinking_tokens` (sent when not zero), Gemini's
+    /// `thoughtsTokenCount` (which `candidatesTokenCount` leaves out).
+    pub reasoning_tokens: u64,
+    /// How the reply ends; `None` derives it from the token counts.
+    pub stop: Option<StopReason>,
+}
+
+/// How a reply ends, rendered as each vendor reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// A natural end: OpenAI `stop`, Anthropic `end_turn`, Gemini `STOP`.
+    EndTurn,
+    /// The output limit was reached: `length`, `max_tokens`, `MAX_TOKENS`.
+    MaxTokens,
+    /// The model declines; the reply's text is what it says instead.
+    /// OpenAI: `message.refusal` is the text, `message.content` is null and
+    /// `finish_reason` is `stop`. Anthropic: `stop_reason: "refusal"` with
+    /// `stop_details: {"type": "refusal", ...}` and the text as content.
+    /// Gemini, which has no refusal of its own: `finishReason: "SAFETY"`.
+    Refusal,
+    /// A safety filter stopped the answer: OpenAI `content_filter`,
+    /// Anthropic `refusal`, Gemini `SAFETY`.
+    ContentFilter,
+    /// The vendor's own value, sent as is (say `tool_calls`, `pause_turn`
+    /// or `RECITATION`); the responder picks it per `request.vendor`.
+    Other(String),
+}
+
+impl std::str::FromStr for StopReason {
+    type Err = String;
+
+    /// A stop reason by name, as the `mock-llm` command line takes it:
+    /// `end_turn`, `max_tokens`, `refusal`, `content_filter`, or
+    /// `other:VALUE` for the vendor's own value.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "end_turn" => Ok(Self::EndTurn),
+            "max_tokens" => Ok(Self::MaxTokens),
+            "refusal" => Ok(Self::Refusal),
+            "content_filter" => Ok(Self::ContentFilter),
+            _ => match name.strip_prefix("other:") {
+                Some(value) if !value.is_empty() => Ok(Self::Other(value.to_owned())),
+                _ => Err(format!(
+                    "`{name}` is not a stop reason: give end_turn, max_tokens, refusal, content_filter or other:VALUE"
+                )),
+            },
+        }
+    }
 }
 
 /// Turns a request into a reply; called once per request that no fault took.
@@ -111,12 +172,22 @@ pub fn echo(request: &MockRequest) -> MockReply {
     let words = |s: &str| s.split_whitespace().count() as u64;
     let input_tokens = request.system.as_deref().map_or(0, words)
         + request.messages.iter().map(|(_, content)| words(content)).sum::<u64>();
-    MockReply { output_tokens: words(&text), text, input_tokens, cached_input_tokens: 0 }
+    MockReply { output_tokens: words(&text), text, input_tokens, ..MockReply::default() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_reasons_parse_from_their_names() {
+        assert_eq!("max_tokens".parse(), Ok(StopReason::MaxTokens));
+        assert_eq!("refusal".parse(), Ok(StopReason::Refusal));
+        assert_eq!("other:pause_turn".parse(), Ok(StopReason::Other("pause_turn".into())));
+        for bad in ["length", "other:", "Refusal"] {
+            assert!(bad.parse::<StopReason>().unwrap_err().contains("is not a stop reason"), "{bad}");
+        }
+    }
 
     #[test]
     fn echo_repeats_the_last_user_message_and_counts_words() {

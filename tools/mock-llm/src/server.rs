@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::error_reply::{self, ErrorReply};
 use crate::fault::{Fault, FaultPredicate, FaultScript};
 use crate::http1::{self, Connection, ReadError, Response};
 use crate::log::{CallLog, RecordedRequest};
@@ -259,6 +260,18 @@ impl Shared {
 
     /// Routes, normalises and answers one request, and logs it.
     fn decide(&self, request: http1::Request) -> Action {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        match self.answer(request, id) {
+            (vendor, Action::Respond(mut response)) => {
+                response.headers.extend(error_reply::request_id_header(vendor, id));
+                Action::Respond(response)
+            }
+            (_, action) => action,
+        }
+    }
+
+    /// What to do with one request, and the vendor it spoke; logs it.
+    fn answer(&self, request: http1::Request, id: u64) -> (Option<Vendor>, Action) {
         let http1::Request { head, body } = request;
         let (path, query) = head.target.split_once('?').unwrap_or((&head.target, ""));
         let record = |vendor, headers, body, status| {
@@ -271,24 +284,30 @@ impl Shared {
                 status,
             });
         };
+        let error = |vendor, status, message: &str, retry_after: Option<&str>| {
+            let reply = ErrorReply { vendor, status, message, retry_after, id };
+            let mut response = Response::json(status, reply.body());
+            response.headers.extend(reply.headers());
+            response
+        };
 
         let Some((vendor, path_model)) = wire::route(path) else {
             let message = format!("mock-llm has no route for {} {path}", head.method);
             record(None, head.headers.clone(), body, Some(404));
-            return Action::Respond(Response::json(404, wire::render_error(None, 404, &message)));
+            return (None, Action::Respond(error(None, 404, &message, None)));
         };
         if head.method != "POST" {
             let message = format!("{path} only accepts POST, not {}", head.method);
             record(Some(vendor), head.headers.clone(), body, Some(405));
-            let mut response = Response::json(405, wire::render_error(Some(vendor), 405, &message));
+            let mut response = error(Some(vendor), 405, &message, None);
             response.headers.push(("allow", "POST".to_owned()));
-            return Action::Respond(response);
+            return (Some(vendor), Action::Respond(response));
         }
         let parsed = match wire::parse(vendor, path_model, &body) {
             Ok(parsed) => parsed,
             Err(Rejection(message)) => {
                 record(Some(vendor), head.headers.clone(), body, Some(400));
-                return Action::Respond(Response::json(400, wire::render_error(Some(vendor), 400, &message)));
+                return (Some(vendor), Action::Respond(error(Some(vendor), 400, &message, None)));
             }
         };
         let mock = MockRequest {
@@ -305,43 +324,42 @@ impl Shared {
 
         let (action, status) = match self.next_fault(&mock) {
             Some(Fault::Status { status, retry_after, body }) => {
-                let mut response = if body.is_empty() {
-                    Response::json(status, wire::render_error(Some(vendor), status, &wire::fault_message(status)))
-                } else if serde_json::from_str::<serde::de::IgnoredAny>(&body).is_ok() {
-                    Response::json(status, body.into_bytes())
+                let response = if body.is_empty() {
+                    error(Some(vendor), status, &error_reply::fault_message(status), retry_after.as_deref())
                 } else {
-                    Response::text(status, body)
+                    let mut response = if serde_json::from_str::<serde::de::IgnoredAny>(&body).is_ok() {
+                        Response::json(status, body.into_bytes())
+                    } else {
+                        Response::text(status, body)
+                    };
+                    response.headers.extend(retry_after.map(|seconds| ("retry-after", seconds)));
+                    response
                 };
-                if let Some(seconds) = retry_after {
-                    response.headers.push(("retry-after", seconds));
-                }
                 (Action::Respond(response), Some(status))
             }
             Some(Fault::Malformed) => (Action::Respond(Response::json(200, wire::MALFORMED_BODY.to_vec())), Some(200)),
             Some(Fault::Hang) => (Action::Hang, None),
             Some(Fault::Close) => (Action::Close, None),
             None => {
-                let response = self.ask_responder(&mock);
+                let response = self.ask_responder(&mock, id);
                 let status = response.status;
                 (Action::Respond(response), Some(status))
             }
         };
         record(Some(vendor), mock.headers, mock.raw_body, status);
-        action
+        (Some(vendor), action)
     }
 
     /// The responder's reply rendered for the vendor; a responder that
     /// panics (say, a failed assertion in a test) gets a 500 naming it.
-    fn ask_responder(&self, request: &MockRequest) -> Response {
+    fn ask_responder(&self, request: &MockRequest, id: u64) -> Response {
         match catch_unwind(AssertUnwindSafe(|| (self.responder)(request))) {
-            Ok(reply) => {
-                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                Response::json(200, wire::render_reply(request, &reply, id))
+            Ok(reply) => Response::json(200, wire::render_reply(request, &reply, id)),
+            Err(_) => {
+                let message = "mock-llm: the responder panicked; see the test output";
+                let reply = ErrorReply { vendor: Some(request.vendor), status: 500, message, retry_after: None, id };
+                Response::json(500, reply.body())
             }
-            Err(_) => Response::json(
-                500,
-                wire::render_error(Some(request.vendor), 500, "mock-llm: the responder panicked; see the test output"),
-            ),
         }
     }
 }

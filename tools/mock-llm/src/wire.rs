@@ -1,13 +1,13 @@
 //! The three vendor wire formats: which path speaks which, how each request
-//! body becomes a [`MockRequest`], and how a [`MockReply`] or an error is
-//! rendered in each vendor's response shape.
+//! body becomes a [`MockRequest`], and how a [`MockReply`] is rendered in
+//! each vendor's response shape (errors are in `error_reply`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::reply::{MockReply, MockRequest, Vendor};
+use crate::reply::{MockReply, MockRequest, StopReason, Vendor};
 
 /// The vendor serving `path` (no query string) and, for Gemini, the model
 /// named in it.
@@ -16,7 +16,10 @@ pub fn route(path: &str) -> Option<(Vendor, Option<&str>)> {
         "/v1/chat/completions" | "/chat/completions" => Some((Vendor::OpenAi, None)),
         "/v1/messages" => Some((Vendor::Anthropic, None)),
         _ => {
-            let model = path.strip_prefix("/v1beta/models/")?.strip_suffix(":generateContent")?;
+            // google-genai builds `{base_url}/{api_version}/models/...`.
+            let versioned = ["/v1beta/models/", "/v1/models/", "/v1alpha/models/"];
+            let model =
+                versioned.iter().find_map(|prefix| path.strip_prefix(prefix))?.strip_suffix(":generateContent")?;
             (!model.is_empty() && !model.contains('/')).then_some((Vendor::Gemini, Some(model)))
         }
     }
@@ -191,120 +194,140 @@ pub fn parse(vendor: Vendor, path_model: Option<&str>, body: &[u8]) -> Result<Pa
 
 /// The success body for `reply` to `request`; `id` makes response ids unique.
 pub fn render_reply(request: &MockRequest, reply: &MockReply, id: u64) -> Vec<u8> {
-    let hit_limit = request.max_tokens.is_some_and(|limit| reply.output_tokens >= limit);
+    let stop = reply.stop.clone().unwrap_or_else(|| {
+        let hit_limit = request.max_tokens.is_some_and(|limit| reply.output_tokens >= limit);
+        if hit_limit { StopReason::MaxTokens } else { StopReason::EndTurn }
+    });
     let body = match request.vendor {
-        Vendor::OpenAi => json!({
-            "id": format!("chatcmpl-mock-{id}"),
-            "object": "chat.completion",
-            "created": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            "model": request.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": reply.text},
-                "finish_reason": if hit_limit { "length" } else { "stop" },
-            }],
-            "usage": {
-                "prompt_tokens": reply.input_tokens,
-                "completion_tokens": reply.output_tokens,
-                "total_tokens": reply.input_tokens + reply.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": reply.cached_input_tokens},
-            },
-        }),
-        Vendor::Anthropic => json!({
-            "id": format!("msg_mock_{id}"),
-            "type": "message",
-            "role": "assistant",
-            "model": request.model,
-            "content": [{"type": "text", "text": reply.text}],
-            "stop_reason": if hit_limit { "max_tokens" } else { "end_turn" },
-            "stop_sequence": null,
-            "usage": {
-                "input_tokens": reply.input_tokens.saturating_sub(reply.cached_input_tokens),
-                "output_tokens": reply.output_tokens,
-                "cache_read_input_tokens": reply.cached_input_tokens,
-                "cache_creation_input_tokens": 0,
-            },
-        }),
-        Vendor::Gemini => json!({
-            "candidates": [{
-                "content": {"role": "model", "parts": [{"text": reply.text}]},
-                "finishReason": if hit_limit { "MAX_TOKENS" } else { "STOP" },
-                "index": 0,
-            }],
-            "usageMetadata": {
-                "promptTokenCount": reply.input_tokens,
-                "candidatesTokenCount": reply.output_tokens,
-                "totalTokenCount": reply.input_tokens + reply.output_tokens,
-                "cachedContentTokenCount": reply.cached_input_tokens,
-            },
-            "modelVersion": request.model,
-            "responseId": format!("mock-{id}"),
-        }),
+        Vendor::OpenAi => openai_reply(request, reply, &stop, id),
+        Vendor::Anthropic => anthropic_reply(request, reply, &stop, id),
+        Vendor::Gemini => gemini_reply(request, reply, &stop, id),
     };
     body.to_string().into_bytes()
 }
 
-/// An error body in `vendor`'s shape; every shape has `error.message`, and
-/// OpenAI's and Anthropic's have `error.type`. `None` (no vendor) uses
-/// OpenAI's.
-pub fn render_error(vendor: Option<Vendor>, status: u16, message: &str) -> Vec<u8> {
-    let body = match vendor {
-        Some(Vendor::OpenAi) | None => json!({
-            "error": {"message": message, "type": openai_error_type(status), "param": null, "code": null},
-        }),
-        Some(Vendor::Anthropic) => json!({
-            "type": "error",
-            "error": {"type": anthropic_error_type(status), "message": message},
-        }),
-        Some(Vendor::Gemini) => json!({
-            "error": {"code": status, "message": message, "status": gemini_status(status)},
-        }),
+/// A `chat.completion` with every field the spec requires (`refusal`,
+/// `logprobs`, token details), the refusal text in `message.refusal`.
+fn openai_reply(request: &MockRequest, reply: &MockReply, stop: &StopReason, id: u64) -> Value {
+    let (content, refusal) = match stop {
+        StopReason::Refusal => (Value::Null, Value::from(reply.text.as_str())),
+        _ => (Value::from(reply.text.as_str()), Value::Null),
     };
-    body.to_string().into_bytes()
-}
-
-/// The message of an injected error with no body of its own.
-pub fn fault_message(status: u16) -> String {
-    format!("mock-llm injected HTTP {status}")
-}
-
-fn openai_error_type(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        429 => "rate_limit_exceeded",
-        500..=599 => "server_error",
-        _ => "invalid_request_error",
+    let finish_reason = match stop {
+        StopReason::EndTurn | StopReason::Refusal => "stop",
+        StopReason::MaxTokens => "length",
+        StopReason::ContentFilter => "content_filter",
+        StopReason::Other(reason) => reason,
+    };
+    let mut prompt_details = json!({"cached_tokens": reply.cached_input_tokens, "audio_tokens": 0});
+    if reply.cache_write_input_tokens > 0 {
+        prompt_details["cache_write_tokens"] = reply.cache_write_input_tokens.into();
     }
+    json!({
+        "id": format!("chatcmpl-mock-{id}"),
+        "object": "chat.completion",
+        "created": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        "model": request.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": refusal, "annotations": []},
+            "logprobs": null,
+            "finish_reason": finish_reason,
+        }],
+        "usage": {
+            "prompt_tokens": reply.input_tokens,
+            "completion_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": {
+                "reasoning_tokens": reply.reasoning_tokens,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        },
+        "service_tier": "default",
+        "system_fingerprint": null,
+    })
 }
 
-fn anthropic_error_type(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        529 => "overloaded_error",
-        500..=599 => "api_error",
-        _ => "invalid_request_error",
+/// A Messages `message`; `input_tokens` leaves out cache reads and writes,
+/// and a refusal has `stop_details`.
+fn anthropic_reply(request: &MockRequest, reply: &MockReply, stop: &StopReason, id: u64) -> Value {
+    let stop_reason = match stop {
+        StopReason::EndTurn => "end_turn",
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::Refusal | StopReason::ContentFilter => "refusal",
+        StopReason::Other(reason) => reason,
+    };
+    let refused = stop_reason == "refusal";
+    let content =
+        if reply.text.is_empty() && refused { json!([]) } else { json!([{"type": "text", "text": reply.text}]) };
+    let stop_details =
+        if refused { json!({"type": "refusal", "category": null, "explanation": null}) } else { Value::Null };
+    let written = reply.cache_write_input_tokens;
+    let mut usage = json!({
+        "input_tokens": reply.input_tokens.saturating_sub(reply.cached_input_tokens).saturating_sub(written),
+        "output_tokens": reply.output_tokens,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": reply.cached_input_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0},
+        "service_tier": "standard",
+    });
+    if reply.reasoning_tokens > 0 {
+        usage["output_tokens_details"] = json!({"thinking_tokens": reply.reasoning_tokens});
     }
+    json!({
+        "id": format!("msg_mock_{id}"),
+        "type": "message",
+        "role": "assistant",
+        "model": request.model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": null,
+        "stop_details": stop_details,
+        "usage": usage,
+    })
 }
 
-fn gemini_status(status: u16) -> &'static str {
-    match status {
-        400 | 422 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        409 => "ABORTED",
-        429 => "RESOURCE_EXHAUSTED",
-        503 => "UNAVAILABLE",
-        504 | 408 => "DEADLINE_EXCEEDED",
-        500..=599 => "INTERNAL",
-        _ => "FAILED_PRECONDITION",
+/// A `GenerateContentResponse`. Zero counts are left out, as the API's
+/// proto JSON does; `candidatesTokenCount` leaves out the thoughts. A
+/// `SAFETY` candidate has blocking safety ratings and no content unless the
+/// reply has text.
+fn gemini_reply(request: &MockRequest, reply: &MockReply, stop: &StopReason, id: u64) -> Value {
+    let finish_reason = match stop {
+        StopReason::EndTurn => "STOP",
+        StopReason::MaxTokens => "MAX_TOKENS",
+        StopReason::Refusal | StopReason::ContentFilter => "SAFETY",
+        StopReason::Other(reason) => reason,
+    };
+    let mut candidate = json!({"finishReason": finish_reason, "index": 0});
+    let blocked = finish_reason == "SAFETY";
+    if blocked {
+        candidate["safetyRatings"] =
+            json!([{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": true}]);
     }
+    if !(reply.text.is_empty() && blocked) {
+        candidate["content"] = json!({"role": "model", "parts": [{"text": reply.text}]});
+    }
+    let mut usage = json!({
+        "promptTokenCount": reply.input_tokens,
+        "candidatesTokenCount": reply.output_tokens.saturating_sub(reply.reasoning_tokens),
+        "totalTokenCount": reply.input_tokens + reply.output_tokens,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": reply.input_tokens}],
+    });
+    if reply.cached_input_tokens > 0 {
+        usage["cachedContentTokenCount"] = reply.cached_input_tokens.into();
+    }
+    if reply.reasoning_tokens > 0 {
+        usage["thoughtsTokenCount"] = reply.reasoning_tokens.into();
+    }
+    json!({
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": request.model,
+        "responseId": format!("mock-{id}"),
+    })
 }
 
 /// A 200 body that is not JSON, for [`Fault::Malformed`](crate::Fault::Malformed).
@@ -343,7 +366,9 @@ mod tests {
             route("/v1beta/models/gemini-2.5-flash:generateContent"),
             Some((Vendor::Gemini, Some("gemini-2.5-flash")))
         );
+        assert_eq!(route("/v1/models/g:generateContent"), Some((Vendor::Gemini, Some("g"))));
         assert_eq!(route("/v1beta/models/:generateContent"), None);
+        assert_eq!(route("/v1beta/v1beta/models/g:generateContent"), None);
         assert_eq!(route("/v1beta/models/x:streamGenerateContent"), None);
         assert_eq!(route("/v1/completions"), None);
     }
@@ -405,28 +430,77 @@ mod tests {
 
     #[test]
     fn replies_render_per_vendor() {
-        let reply = MockReply { text: "hi".into(), input_tokens: 10, output_tokens: 2, cached_input_tokens: 4 };
+        let reply = MockReply {
+            text: "hi".into(),
+            input_tokens: 10,
+            output_tokens: 2,
+            cached_input_tokens: 4,
+            ..MockReply::default()
+        };
         let parsed = || Parsed { model: "m".into(), ..Parsed::default() };
         let openai = value(&render_reply(&request(Vendor::OpenAi, parsed()), &reply, 1));
-        assert_eq!(openai["choices"][0]["message"]["content"], "hi");
-        assert_eq!(openai["choices"][0]["finish_reason"], "stop");
-        assert_eq!(openai["usage"]["prompt_tokens_details"]["cached_tokens"], 4);
+        assert_eq!(
+            openai["choices"][0],
+            json!({"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": null, "annotations": []},
+                   "logprobs": null, "finish_reason": "stop"})
+        );
+        assert_eq!(
+            openai["usage"],
+            json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12,
+                   "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0},
+                   "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                 "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}})
+        );
         let anthropic = value(&render_reply(&request(Vendor::Anthropic, parsed()), &reply, 1));
-        assert_eq!(anthropic["content"][0]["text"], "hi");
+        assert_eq!(anthropic["content"], json!([{"type": "text", "text": "hi"}]));
+        assert_eq!((&anthropic["stop_reason"], &anthropic["stop_details"]), (&json!("end_turn"), &Value::Null));
         assert_eq!(
             anthropic["usage"],
-            json!({"input_tokens": 6, "output_tokens": 2,
-            "cache_read_input_tokens": 4, "cache_creation_input_tokens": 0})
+            json!({"input_tokens": 6, "output_tokens": 2, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 0,
+                   "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                   "service_tier": "standard"})
         );
         let gemini = value(&render_reply(&request(Vendor::Gemini, parsed()), &reply, 1));
-        assert_eq!(gemini["candidates"][0]["content"]["parts"][0]["text"], "hi");
-        assert_eq!(gemini["usageMetadata"]["cachedContentTokenCount"], 4);
+        assert_eq!(
+            gemini["candidates"][0],
+            json!({"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP", "index": 0})
+        );
+        assert_eq!(
+            gemini["usageMetadata"],
+            json!({"promptTokenCount": 10, "candidatesTokenCount": 2, "totalTokenCount": 12, "cachedContentTokenCount": 4,
+                   "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 10}]})
+        );
         assert_eq!(gemini["modelVersion"], "m");
     }
 
     #[test]
+    fn cache_writes_and_reasoning_are_reported_per_vendor() {
+        let reply = MockReply {
+            text: "ok".into(),
+            input_tokens: 100,
+            output_tokens: 30,
+            cached_input_tokens: 40,
+            cache_write_input_tokens: 50,
+            reasoning_tokens: 20,
+            ..MockReply::default()
+        };
+        let render = |vendor| value(&render_reply(&request(vendor, Parsed::default()), &reply, 1));
+        let openai = render(Vendor::OpenAi);
+        assert_eq!(openai["usage"]["prompt_tokens_details"]["cache_write_tokens"], 50);
+        assert_eq!(openai["usage"]["completion_tokens_details"]["reasoning_tokens"], 20);
+        let anthropic = render(Vendor::Anthropic)["usage"].clone();
+        assert_eq!(anthropic["input_tokens"], 10);
+        assert_eq!(anthropic["cache_creation_input_tokens"], 50);
+        assert_eq!(anthropic["cache_creation"]["ephemeral_5m_input_tokens"], 50);
+        assert_eq!(anthropic["output_tokens_details"], json!({"thinking_tokens": 20}));
+        let gemini = render(Vendor::Gemini)["usageMetadata"].clone();
+        assert_eq!((&gemini["candidatesTokenCount"], &gemini["thoughtsTokenCount"]), (&json!(10), &json!(20)));
+        assert_eq!(gemini["totalTokenCount"], 130);
+    }
+
+    #[test]
     fn reaching_max_tokens_changes_the_stop_reason() {
-        let reply = MockReply { text: "a b".into(), input_tokens: 1, output_tokens: 2, cached_input_tokens: 0 };
+        let reply = MockReply { text: "a b".into(), input_tokens: 1, output_tokens: 2, ..MockReply::default() };
         let limited = |vendor| request(vendor, Parsed { max_tokens: Some(2), ..Parsed::default() });
         assert_eq!(value(&render_reply(&limited(Vendor::OpenAi), &reply, 0))["choices"][0]["finish_reason"], "length");
         assert_eq!(value(&render_reply(&limited(Vendor::Anthropic), &reply, 0))["stop_reason"], "max_tokens");
@@ -434,17 +508,66 @@ mod tests {
             value(&render_reply(&limited(Vendor::Gemini), &reply, 0))["candidates"][0]["finishReason"],
             "MAX_TOKENS"
         );
+        // A responder's choice wins over the derived one.
+        let chosen = MockReply { stop: Some(StopReason::EndTurn), ..reply };
+        assert_eq!(value(&render_reply(&limited(Vendor::Anthropic), &chosen, 0))["stop_reason"], "end_turn");
+    }
+
+    /// What each vendor's reply says for each stop reason:
+    /// (OpenAI finish_reason, Anthropic stop_reason, Gemini finishReason).
+    #[test]
+    fn a_responder_chooses_the_stop_reason() {
+        let cases = [
+            (StopReason::EndTurn, ["stop", "end_turn", "STOP"]),
+            (StopReason::MaxTokens, ["length", "max_tokens", "MAX_TOKENS"]),
+            (StopReason::Refusal, ["stop", "refusal", "SAFETY"]),
+            (StopReason::ContentFilter, ["content_filter", "refusal", "SAFETY"]),
+            (StopReason::Other("tool_calls".into()), ["tool_calls", "tool_calls", "tool_calls"]),
+        ];
+        for (stop, [openai, anthropic, gemini]) in cases {
+            let reply = MockReply { text: "x".into(), stop: Some(stop.clone()), ..MockReply::default() };
+            let render = |vendor| value(&render_reply(&request(vendor, Parsed::default()), &reply, 0));
+            assert_eq!(render(Vendor::OpenAi)["choices"][0]["finish_reason"], openai, "{stop:?}");
+            assert_eq!(render(Vendor::Anthropic)["stop_reason"], anthropic, "{stop:?}");
+            assert_eq!(render(Vendor::Gemini)["candidates"][0]["finishReason"], gemini, "{stop:?}");
+        }
     }
 
     #[test]
-    fn errors_render_per_vendor() {
-        let openai = value(&render_error(Some(Vendor::OpenAi), 401, "bad key"));
-        assert_eq!(openai["error"]["message"], "bad key");
-        assert_eq!(openai["error"]["type"], "authentication_error");
-        let anthropic = value(&render_error(Some(Vendor::Anthropic), 529, "busy"));
-        assert_eq!(anthropic, json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}));
-        let gemini = value(&render_error(Some(Vendor::Gemini), 429, "slow down"));
-        assert_eq!(gemini, json!({"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}}));
+    fn a_refusal_is_rendered_as_each_vendor_refuses() {
+        let reply = MockReply {
+            text: "I can't help with that.".into(),
+            stop: Some(StopReason::Refusal),
+            ..MockReply::default()
+        };
+        let render = |vendor| value(&render_reply(&request(vendor, Parsed::default()), &reply, 0));
+        let openai = render(Vendor::OpenAi);
+        assert_eq!(
+            openai["choices"][0]["message"],
+            json!({"role": "assistant", "content": null, "refusal": "I can't help with that.", "annotations": []})
+        );
+        let anthropic = render(Vendor::Anthropic);
+        assert_eq!(anthropic["content"][0]["text"], "I can't help with that.");
+        assert_eq!(anthropic["stop_details"], json!({"type": "refusal", "category": null, "explanation": null}));
+        let gemini = render(Vendor::Gemini);
+        assert_eq!(gemini["candidates"][0]["safetyRatings"][0]["blocked"], true);
+        assert_eq!(gemini["candidates"][0]["content"]["parts"][0]["text"], "I can't help with that.");
+
+        let silent = MockReply { stop: Some(StopReason::ContentFilter), ..MockReply::default() };
+        let render = |vendor| value(&render_reply(&request(vendor, Parsed::default()), &silent, 0));
+        assert_eq!(render(Vendor::Anthropic)["content"], json!([]));
+        assert_eq!(render(Vendor::Gemini)["candidates"][0].get("content"), None);
+        assert_eq!(render(Vendor::OpenAi)["choices"][0]["message"]["content"], "");
+    }
+
+    #[test]
+    fn json_text_comes_back_unchanged() {
+        let text = r#"{"verdict": "approved", "summary": "ok \u00e9 \"quoted\"\n"}"#;
+        let reply = MockReply { text: text.into(), ..MockReply::default() };
+        let render = |vendor| value(&render_reply(&request(vendor, Parsed::default()), &reply, 0));
+        assert_eq!(render(Vendor::OpenAi)["choices"][0]["message"]["content"], text);
+        assert_eq!(render(Vendor::Anthropic)["content"][0]["text"], text);
+        assert_eq!(render(Vendor::Gemini)["candidates"][0]["content"]["parts"][0]["text"], text);
         assert!(serde_json::from_slice::<Value>(MALFORMED_BODY).is_err());
     }
 }

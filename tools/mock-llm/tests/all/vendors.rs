@@ -20,6 +20,7 @@ async fn capturing() -> (MockLlm, Arc<Mutex<Vec<MockRequest>>>) {
                 input_tokens: 12,
                 output_tokens: 3,
                 cached_input_tokens: 5,
+                ..MockReply::default()
             }
         })
         .start()
@@ -53,7 +54,11 @@ async fn openai_round_trip() {
     assert_eq!(request.path, "/v1/chat/completions");
     assert_eq!(reply["object"], "chat.completion");
     assert_eq!(reply["model"], "test-model");
-    assert_eq!(reply["choices"][0]["message"], json!({"role": "assistant", "content": "echo: what is two plus two"}));
+    assert_eq!(
+        reply["choices"][0]["message"],
+        json!({"role": "assistant", "content": "echo: what is two plus two", "refusal": null, "annotations": []})
+    );
+    assert_eq!(reply["choices"][0]["logprobs"], Value::Null);
     assert_eq!(reply["choices"][0]["finish_reason"], "stop");
     assert_eq!(reply["usage"]["prompt_tokens"], 12);
     assert_eq!(reply["usage"]["completion_tokens"], 3);
