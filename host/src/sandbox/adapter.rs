@@ -111,18 +111,16 @@ pub(crate) async fn route(
     store: &mut Store<CallState>,
     request: &RouteRequest,
 ) -> wasmtime::Result<Result<RouteDecision, PluginError>> {
-    {
-        let request = router::exports::orch::plugin::router::RouteRequest {
-            role: request.role,
-            task: request.task.clone(),
-            attempt: request.attempt,
-            step_kind: request.step_kind.clone(),
-            step_complexity: request.step_complexity.clone(),
-            author_model: request.author_model.clone(),
-        };
-        let outcome = r.orch_plugin_router().call_route(store, &request).await;
-        outcome.map(|answer| answer.map(decision))
-    }
+    let request = router::exports::orch::plugin::router::RouteRequest {
+        role: request.role,
+        task: request.task.clone(),
+        attempt: request.attempt,
+        step_kind: request.step_kind.clone(),
+        step_complexity: request.step_complexity.clone(),
+        author_model: request.author_model.clone(),
+    };
+    let outcome = r.orch_plugin_router().call_route(store, &request).await;
+    outcome.map(|answer| answer.map(decision))
 }
 
 /// Calls a 0.1 provider's `complete`.
@@ -131,23 +129,21 @@ pub(crate) async fn complete(
     store: &mut Store<CallState>,
     request: &CompletionRequest,
 ) -> wasmtime::Result<Result<Completion, PluginError>> {
-    {
-        use provider::exports::orch::plugin::provider as old;
-        let request = old::CompletionRequest {
-            model: request.model.clone(),
-            messages: request
-                .messages
-                .iter()
-                .map(|m| old::Message { role: message_role(m.role), content: m.content.clone() })
-                .collect(),
-            max_tokens: request.max_tokens,
-            temperature: request.temperature,
-            stop: request.stop.clone(),
-            json_mode: request.json_mode,
-        };
-        let outcome = p.orch_plugin_provider().call_complete(store, &request).await;
-        outcome.map(|answer| answer.map(completion))
-    }
+    use provider::exports::orch::plugin::provider as old;
+    let request = old::CompletionRequest {
+        model: request.model.clone(),
+        messages: request
+            .messages
+            .iter()
+            .map(|m| old::Message { role: message_role(m.role), content: m.content.clone() })
+            .collect(),
+        max_tokens: request.max_tokens,
+        temperature: request.temperature,
+        stop: request.stop.clone(),
+        json_mode: request.json_mode,
+    };
+    let outcome = p.orch_plugin_provider().call_complete(store, &request).await;
+    outcome.map(|answer| answer.map(completion))
 }
 
 /// Calls a 0.1 gate's `check`.
@@ -156,17 +152,15 @@ pub(crate) async fn check(
     store: &mut Store<CallState>,
     request: &CheckRequest,
 ) -> wasmtime::Result<Result<CheckResult, PluginError>> {
-    {
-        let request = gate::exports::orch::plugin::gate::CheckRequest {
-            task: request.task.clone(),
-            workspace: request.workspace.clone(),
-            changed_files: request.changed_files.clone(),
-            diff: request.diff.clone(),
-            change_size: request.change_size.clone(),
-        };
-        let outcome = g.orch_plugin_gate().call_check(store, &request).await;
-        outcome.map(|answer| answer.map(check_result))
-    }
+    let request = gate::exports::orch::plugin::gate::CheckRequest {
+        task: request.task.clone(),
+        workspace: request.workspace.clone(),
+        changed_files: request.changed_files.clone(),
+        diff: request.diff.clone(),
+        change_size: request.change_size.clone(),
+    };
+    let outcome = g.orch_plugin_gate().call_check(store, &request).await;
+    outcome.map(|answer| answer.map(check_result))
 }
 
 fn decision(d: router::exports::orch::plugin::router::RouteDecision) -> RouteDecision {
