@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let status = if which & 0x80 == 0 { 200 } else { 429 };
     match which % 7 {
         0 => drop(orch_host::engine::plan::parse_plan(&text)),
-        1 => drop(orch_host::engine::plan::parse_verdict(&text)),
+        1 => drop(orch_host::engine::plan::parse_code_verdict(&text)),
         2 => drop(orch_openai::parse_response(status, &headers, body)),
         3 => drop(orch_anthropic::parse_response(status, &headers, body)),
         4 => drop(orch_gemini::parse_response(status, &headers, body)),

@@ -19,6 +19,17 @@ use crate::sandbox::{CheckRequest, CompletionRequest, Message, Role, RouteReques
 use crate::state::TaskState;
 use crate::store::{CallStatus, Category, JournalEntry, Moved, Repeated, Status};
 
+/// How one call asks for its answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Shape {
+    /// Ask for one JSON object.
+    pub json: bool,
+    /// The JSON Schema the answer must follow, sent as `response-schema`.
+    pub schema: Option<&'static str>,
+    /// The token limit; `[pipeline] max_tokens` when none.
+    pub max_tokens: Option<u32>,
+}
+
 /// How the reason of a budget escalation starts.
 const BUDGET_EXCEEDED: &str = "budget exceeded";
 
@@ -120,17 +131,18 @@ impl<P: Plugins> TaskRun<P> {
         step: Option<StepRef<'_>>,
         author: Option<&str>,
         messages: Vec<Message>,
+        shape: Shape,
     ) -> Result<CompletionRecord, Halt> {
         let settings = &self.shared.settings;
         let mut request = CompletionRequest {
             model: String::new(),
             messages,
-            max_tokens: settings.pipeline.max_tokens,
+            max_tokens: shape.max_tokens.or(settings.pipeline.max_tokens),
             temperature: settings.pipeline.temperature,
             stop: Vec::new(),
-            // Every role answers with one JSON object (a plan, a verdict, a change).
-            json_mode: true,
-            response_schema: None,
+            json_mode: shape.json,
+            // Left out of the journal key: a role's schema follows from its role.
+            response_schema: shape.schema.map(str::to_owned),
             idempotency_key: None,
         };
         let key = journal::completion_key(site, &request);

@@ -21,6 +21,8 @@ mod pipeline;
 pub mod plan;
 pub mod plugins;
 pub mod prompts;
+pub(crate) mod reply;
+pub mod schema;
 mod task_run;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -59,6 +61,9 @@ pub struct PipelineConfig {
     pub concurrency: usize,
     /// Token limit per completion.
     pub max_tokens: Option<u32>,
+    /// The most a call's token limit grows to when replies are cut off.
+    #[serde(default)]
+    pub max_tokens_ceiling: Option<u32>,
     /// Sampling temperature, if set.
     pub temperature: Option<f32>,
 }

@@ -5,15 +5,18 @@
 //! `max_gate_rounds`, then FAILED) → DONE. Replies that do not parse are asked
 //! again with the parse error, at most `max_format_attempts` times.
 
+use super::calls::Shape;
 use super::change;
 use super::plan::{self, Complexity, Plan, PlanStep, StepKind};
 use super::plugins::Plugins;
 use super::prompts::{Template, Vars};
+use super::reply::Stopped;
+use super::schema;
 use super::task_run::{Halt, StepRef, TaskRun, role_name};
 use crate::journal::{CallSite, CompletionRecord};
 use crate::sandbox::{CheckRequest, Message, MessageRole, Role};
 use crate::state::{StepState, TaskState};
-use crate::store::StepRecord;
+use crate::store::{Category, Status, StepRecord};
 use crate::task_retry::GATE_EXHAUSTED;
 
 /// Walks the task from NEW to wherever it can get now.
@@ -115,7 +118,8 @@ async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Hal
         let (planner, reviewer) = (prompts.planner.clone(), prompts.plan_reviewer.clone());
         let mut vars = base_vars(t);
         vars.block("feedback", "The reviewer rejected the previous plan. Address every concern:", &feedback);
-        let asked = ask_parsed(t, Role::Planner, &planner, &vars, round, None, None, plan::parse_plan).await?;
+        let asked =
+            ask_parsed(t, Role::Planner, &planner, &vars, round, None, None, schema::PLAN, plan::parse_plan).await?;
         let (plan, reply) = match asked {
             Ok(parsed) => parsed,
             Err(error) => {
@@ -128,9 +132,9 @@ async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Hal
         t.move_task(TaskState::PlanReview, format!("plan with {} steps", plan.steps.len()))?;
         let mut vars = base_vars(t);
         vars.set("plan", serde_json::to_string_pretty(&plan).expect("plans serialise"));
-        let asked =
-            ask_parsed(t, Role::PlanReviewer, &reviewer, &vars, round, None, Some(&reply.model), plan::parse_verdict)
-                .await?;
+        let author = Some(reply.model.as_str());
+        let (schema, parse) = (schema::PLAN_VERDICT, plan::parse_plan_verdict);
+        let asked = ask_parsed(t, Role::PlanReviewer, &reviewer, &vars, round, None, author, schema, parse).await?;
         let verdict = match asked {
             Ok((verdict, _)) => verdict,
             Err(error) => {
@@ -188,7 +192,7 @@ async fn implement_step<P: Plugins>(
         let work = match &workspace {
             None => {
                 let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
-                let reply = t.ask(Role::Implementer, site, Some(step_ref), None, messages).await?;
+                let reply = t.ask(Role::Implementer, site, Some(step_ref), None, messages, Shape::default()).await?;
                 Work { text: reply.text, model: reply.model }
             }
             Some(workspace) => match ask_change(t, workspace, step_ref, round, messages).await? {
@@ -213,7 +217,8 @@ async fn implement_step<P: Plugins>(
             round,
             Some(step_ref),
             Some(&work.model),
-            plan::parse_verdict,
+            schema::CODE_VERDICT,
+            plan::parse_code_verdict,
         )
         .await?;
         let verdict = match asked {
@@ -297,33 +302,41 @@ async fn ask_change<P: Plugins>(
 ) -> Result<Result<Work, String>, Halt> {
     let max_attempts = t.shared().settings.pipeline.max_format_attempts;
     let mut limit = max_attempts;
-    for attempt in 1.. {
+    let mut shape = Shape { json: true, schema: None, max_tokens: None };
+    let mut attempt = 1;
+    loop {
         let site = CallSite { role: role_name(Role::Implementer), step: Some(step.id), round, attempt };
-        let reply = t.ask(Role::Implementer, site, Some(step), None, messages.clone()).await?;
-        let problem = match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text).await? {
-            Ok((summary, diff)) => {
-                let text = format!("{summary}\n\n```diff\n{diff}\n```");
-                return Ok(Ok(Work { text, model: reply.model }));
-            }
-            Err(problem) => problem,
+        let reply = t.ask(Role::Implementer, site, Some(step), None, messages.clone(), shape).await?;
+        let stopped = Stopped::from_reason(&reply.stop_reason, &reply.text);
+        if stopped == Some(Stopped::Truncated) && more_room(t, &mut shape, Role::Implementer, Some(step)) {
+            continue;
+        }
+        let problem = match stopped {
+            Some(stopped) => stopped.to_string(),
+            None => match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text).await? {
+                Ok((summary, diff)) => {
+                    let text = format!("{summary}\n\n```diff\n{diff}\n```");
+                    return Ok(Ok(Work { text, model: reply.model }));
+                }
+                Err(problem) => problem,
+            },
         };
         if attempt >= limit && !t.extend(&mut limit, max_attempts) {
             return Ok(Err(format!("{problem} (after {attempt} tries)")));
         }
-        messages.push(Message { role: MessageRole::Assistant, content: reply.text });
-        messages.push(Message {
-            role: MessageRole::User,
-            content: format!(
-                "Your change could not be used: {problem}. Reply again with the whole change for this step as one \
-                 JSON object."
-            ),
-        });
+        let feedback = format!(
+            "Your change could not be used: {problem}. Reply again with the whole change for this step as one JSON \
+             object."
+        );
+        ask_again(&mut messages, reply.text, feedback);
+        attempt += 1;
     }
-    unreachable!("the attempts loop returns")
 }
 
-/// Asks `role` and parses the reply, feeding parse errors back; `Ok(Err)`
-/// carries the last parse error when every try failed.
+/// Asks `role` for a JSON answer following `schema` and parses it, feeding
+/// problems back; `Ok(Err)` carries the last problem when every try failed.
+/// A reply cut off at the token limit is asked again with twice the room,
+/// up to `[pipeline] max_tokens_ceiling`, without using up a try.
 #[allow(clippy::too_many_arguments)]
 async fn ask_parsed<P: Plugins, T>(
     t: &mut TaskRun<P>,
@@ -333,28 +346,70 @@ async fn ask_parsed<P: Plugins, T>(
     round: u32,
     step: Option<StepRef<'_>>,
     author: Option<&str>,
+    schema: &'static str,
     parse: fn(&str) -> Result<T, String>,
 ) -> Result<Result<(T, CompletionRecord), String>, Halt> {
     let max_attempts = t.shared().settings.pipeline.max_format_attempts;
     let mut messages = TaskRun::<P>::messages(vars.render(&template.system), vars.render(&template.user));
     let mut limit = max_attempts;
-    for attempt in 1.. {
+    let mut shape = Shape { json: true, schema: Some(schema), max_tokens: None };
+    let mut attempt = 1;
+    loop {
         let site = CallSite { role: role_name(role), step: step.map(|s| s.id), round, attempt };
-        let reply = t.ask(role, site, step, author, messages.clone()).await?;
-        let error = match parse(&reply.text) {
-            Ok(value) => return Ok(Ok((value, reply))),
-            Err(error) => error,
+        let reply = t.ask(role, site, step, author, messages.clone(), shape).await?;
+        let stopped = Stopped::from_reason(&reply.stop_reason, &reply.text);
+        if stopped == Some(Stopped::Truncated) && more_room(t, &mut shape, role, step) {
+            continue;
+        }
+        let error = match stopped {
+            Some(stopped) => stopped.to_string(),
+            None => match parse(&reply.text) {
+                Ok(value) => return Ok(Ok((value, reply))),
+                Err(error) => error,
+            },
         };
         if attempt >= limit && !t.extend(&mut limit, max_attempts) {
             return Ok(Err(format!("{error} (after {attempt} tries)")));
         }
-        messages.push(Message { role: MessageRole::Assistant, content: reply.text });
-        messages.push(Message {
-            role: MessageRole::User,
-            content: format!("Your reply could not be used: {error}. Reply again with only the JSON object."),
-        });
+        ask_again(
+            &mut messages,
+            reply.text,
+            format!("Your reply could not be used: {error}. Reply again with only the JSON object."),
+        );
+        attempt += 1;
     }
-    unreachable!("the attempts loop returns")
+}
+
+/// Doubles the token limit of `shape` after a reply was cut off, up to
+/// `[pipeline] max_tokens_ceiling`, and says so in the run log; false once
+/// the ceiling is reached.
+fn more_room<P: Plugins>(t: &mut TaskRun<P>, shape: &mut Shape, role: Role, step: Option<StepRef<'_>>) -> bool {
+    let pipeline = &t.shared().settings.pipeline;
+    let now = shape.max_tokens.or(pipeline.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
+    let more = now.saturating_mul(2).min(pipeline.max_tokens_ceiling.unwrap_or(now));
+    if more <= now {
+        return false;
+    }
+    shape.max_tokens = Some(more);
+    t.event(
+        Category::LlmCall,
+        Status::Warning,
+        step.map(|s| s.id),
+        format!("{} reply was cut off at max_tokens = {now}; asking again with max_tokens = {more}", role_name(role)),
+    );
+    true
+}
+
+/// The token limit assumed when neither the call nor the config sets one.
+const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// Appends the reply that could not be used (unless it is empty: APIs
+/// refuse an empty message) and the feedback on it.
+fn ask_again(messages: &mut Vec<Message>, reply: String, feedback: String) {
+    if !reply.trim().is_empty() {
+        messages.push(Message { role: MessageRole::Assistant, content: reply });
+    }
+    messages.push(Message { role: MessageRole::User, content: feedback });
 }
 
 /// Placeholders every role gets.

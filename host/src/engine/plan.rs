@@ -162,33 +162,33 @@ impl Verdict {
     }
 }
 
-/// The JSON object in a reply: the whole reply, a fenced block, or the span
-/// from the first `{` to the last `}`.
-fn json_object(reply: &str) -> Result<&str, String> {
-    let trimmed = reply.trim();
-    if trimmed.starts_with('{') {
-        return Ok(trimmed);
+/// The reply's JSON object, checked against `schema` and read as a `T`.
+fn parse_json<T: DeserializeOwned>(reply: &str, schema: &str, what: &str) -> Result<T, String> {
+    let mut value = super::reply::json_object(reply)?;
+    let errors = super::schema::validate(schema, &value);
+    if !errors.is_empty() {
+        return Err(format!("the {what} does not follow its JSON Schema: {}", errors.join("; ")));
     }
-    if let Some(start) = trimmed.find("```") {
-        let body = &trimmed[start + 3..];
-        let body = body.strip_prefix("json").unwrap_or(body);
-        if let Some(end) = body.find("```") {
-            return Ok(body[..end].trim());
-        }
-    }
-    match (trimmed.find('{'), trimmed.rfind('}')) {
-        (Some(start), Some(end)) if start < end => Ok(&trimmed[start..=end]),
-        _ => Err("the reply contains no JSON object; answer with one JSON object only".into()),
-    }
+    // A strict schema makes optional fields nullable; null means left out.
+    drop_nulls(&mut value);
+    serde_json::from_value(value).map_err(|e| format!("the {what} is not valid: {e}"))
 }
 
-fn parse_json<T: DeserializeOwned>(reply: &str, what: &str) -> Result<T, String> {
-    serde_json::from_str(json_object(reply)?).map_err(|e| format!("the {what} is not valid: {e}"))
+/// `value` without the object entries that are `null`, at every depth.
+fn drop_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            object.retain(|_, v| !v.is_null());
+            object.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// Parses and checks a plan.
 pub fn parse_plan(reply: &str) -> Result<Plan, String> {
-    let mut plan: Plan = parse_json(reply, "plan")?;
+    let mut plan: Plan = parse_json(reply, super::schema::PLAN, "plan")?;
     if plan.steps.is_empty() {
         return Err("the plan has no steps; give at least one".into());
     }
@@ -223,9 +223,19 @@ pub fn parse_plan(reply: &str) -> Result<Plan, String> {
     Ok(plan)
 }
 
+/// Parses a plan reviewer's verdict.
+pub fn parse_plan_verdict(reply: &str) -> Result<Verdict, String> {
+    parse_verdict(reply, super::schema::PLAN_VERDICT)
+}
+
+/// Parses a code reviewer's verdict.
+pub fn parse_code_verdict(reply: &str) -> Result<Verdict, String> {
+    parse_verdict(reply, super::schema::CODE_VERDICT)
+}
+
 /// Parses a reviewer's verdict (its summary and concerns are shown as lines).
-pub fn parse_verdict(reply: &str) -> Result<Verdict, String> {
-    let mut verdict: Verdict = parse_json(reply, "verdict")?;
+fn parse_verdict(reply: &str, schema: &str) -> Result<Verdict, String> {
+    let mut verdict: Verdict = parse_json(reply, schema, "verdict")?;
     crate::untrusted::counted("concerns", &verdict.concerns, MAX_CONCERNS).map_err(|e| format!("the verdict {e}"))?;
     for text in std::iter::once(&mut verdict.summary).chain(verdict.concerns.iter_mut()) {
         crate::untrusted::bounded("a summary or concern", text, LINE_BYTES).map_err(|e| format!("the verdict {e}"))?;
@@ -244,7 +254,7 @@ mod tests {
     const PLAN: &str = r#"{"steps": [
         {"id": "s1", "type": "analysis", "description": "read the middleware", "estimated_complexity": "trivial"},
         {"id": "s2", "type": "implementation", "description": "fix the timeout", "risk": "high",
-         "estimated_complexity": "medium", "files_to_modify": ["auth.py"], "tests_required": true, "dependencies": ["s1"]}
+         "estimated_complexity": "medium", "files_to_modify": ["auth.py"], "tests_required": ["test_auth.py"], "dependencies": ["s1"]}
     ], "estimated_duration": "1h", "rollback_strategy": "revert the commit"}"#;
 
     #[test]
@@ -265,7 +275,10 @@ mod tests {
         let cases = [
             ("no json at all", "contains no JSON object"),
             (r#"{"steps": []}"#, "no steps"),
-            (r#"{"steps": [{"id": "a", "type": "coding", "description": "x"}]}"#, "unknown variant `coding`"),
+            (
+                r#"{"steps": [{"id": "a", "type": "coding", "description": "x"}]}"#,
+                "at /steps/0/type: \"coding\" is not one of",
+            ),
             (
                 r#"{"steps": [{"id": "a", "type": "docs", "description": "x"}, {"id": "a", "type": "docs", "description": "y"}]}"#,
                 "used twice",
@@ -275,7 +288,10 @@ mod tests {
                 "not an earlier step",
             ),
             (r#"{"steps": [{"id": "a", "type": "docs", "description": " "}]}"#, "no description"),
-            (r#"{"steps": [{"id": "a", "type": "docs"}]}"#, "missing field `description`"),
+            (
+                r#"{"steps": [{"id": "a", "type": "docs"}]}"#,
+                "at /steps/0/description: the required property is missing",
+            ),
         ];
         for (reply, expected) in cases {
             let err = parse_plan(reply).unwrap_err();
@@ -285,13 +301,22 @@ mod tests {
 
     #[test]
     fn verdicts_parse_and_needs_changes_is_not_approval() {
-        let v = parse_verdict(r#"{"verdict": "approved", "summary": "fine"}"#).unwrap();
+        let v = parse_plan_verdict(r#"{"verdict": "approved", "concerns": [], "summary": "fine"}"#).unwrap();
         assert!(v.approved());
-        let v = parse_verdict(r#"{"verdict": "needs_changes", "concerns": ["add a test"]}"#).unwrap();
+        let v =
+            parse_code_verdict(r#"{"verdict": "needs_changes", "concerns": ["add a test"], "summary": ""}"#).unwrap();
         assert!(!v.approved());
         assert_eq!(v.feedback(), ["add a test"]);
-        let v = parse_verdict(r#"{"verdict": "rejected", "summary": "wrong file"}"#).unwrap();
+        let v = parse_code_verdict(r#"{"verdict": "rejected", "concerns": [], "summary": "wrong file"}"#).unwrap();
         assert_eq!(v.feedback(), ["wrong file"]);
-        assert!(parse_verdict(r#"{"verdict": "maybe"}"#).unwrap_err().contains("unknown variant"));
+        let err = parse_plan_verdict(r#"{"verdict": "maybe", "concerns": [], "summary": ""}"#).unwrap_err();
+        assert!(
+            err.contains(r#"at /verdict: "maybe" is not one of "approved", "rejected", "needs_revision""#),
+            "{err}"
+        );
+        let v = parse_plan_verdict(r#"{"verdict": "approved", "concerns": null, "summary": null}"#).unwrap();
+        assert!(v.approved() && v.concerns.is_empty(), "null is left out");
+        let err = parse_plan_verdict(r#"{"concerns": []}"#).unwrap_err();
+        assert!(err.contains("at /verdict: the required property is missing"), "{err}");
     }
 }

@@ -128,11 +128,17 @@ impl Plugins for Fake {
         let role = role_of(request);
         self.requests.lock().unwrap().push((role.to_owned(), provider.to_owned(), request.clone()));
         let text = (self.reply)(role, request, n)?;
+        // A reply may name how it stopped: `[max_tokens]…`, `[refusal]…`.
+        let (stop_reason, text) = match text.strip_prefix('[').and_then(|t| t.split_once(']')) {
+            Some(("max_tokens", rest)) => (StopReason::MaxTokens, rest.to_owned()),
+            Some(("refusal", rest)) => (StopReason::Refusal, rest.to_owned()),
+            _ => (StopReason::EndTurn, text),
+        };
         Ok(Served {
             value: Completion {
                 text,
                 usage: Usage { input_tokens: 1000, output_tokens: 100, cached_input_tokens: 0, cache_write_tokens: 0 },
-                stop_reason: StopReason::EndTurn,
+                stop_reason,
                 model: self.claimed_model.map_or_else(|| request.model.clone(), str::to_owned),
             },
             plugin: "fake-provider 1.0".into(),
@@ -278,6 +284,61 @@ async fn a_malformed_plan_is_asked_again_with_the_parse_error() {
     let requests = fake.requests.lock().unwrap();
     let retry = requests.iter().find(|(r, _, q)| r == "planner" && q.messages.len() == 4).expect("a second try");
     assert!(retry.2.messages[3].content.contains("contains no JSON object"), "{:?}", retry.2.messages[3]);
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_is_asked_again_with_more_room_up_to_the_ceiling() {
+    let h = Harness::new(&[spec("a", &[]), spec("b", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match role {
+        // Task a's plan needs 8192 tokens; task b's never fits.
+        "planner" if req.messages[1].content.contains("Task a") && req.max_tokens == Some(4096) => {
+            Ok("[max_tokens]{\"steps\": [{\"id\": \"s1\", \"type\": \"impl".into())
+        }
+        "planner" if req.messages[1].content.contains("Task b") => Ok("[max_tokens]{\"steps\": [".into()),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a", "b"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let limits = |task: &str| -> Vec<Option<u32>> {
+        let requests = fake.requests.lock().unwrap();
+        let asked = requests.iter().filter(|(r, _, q)| r == "planner" && q.messages[1].content.contains(task));
+        asked.map(|(_, _, q)| q.max_tokens).collect()
+    };
+    assert_eq!(limits("Task a"), [Some(4096), Some(8192)], "a cut-off reply is not a try");
+    let events: Vec<String> = h.store.events(None, 0).unwrap().into_iter().map(|e| e.message).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("planner reply was cut off at max_tokens = 4096; asking again with max_tokens = 8192")),
+        "{events:?}"
+    );
+    // b: 4096 → 8192 → 16384 (the default ceiling), then each further cut counts as a try.
+    assert_eq!(limits("Task b")[..3], [Some(4096), Some(8192), Some(16384)]);
+    assert_eq!(limits("Task b").len(), 2 + 3, "then max_format_attempts tries at the ceiling");
+    assert_eq!(report.tasks[1].state, TaskState::AwaitingHuman);
+    let note = report.tasks[1].note.clone().unwrap_or_default();
+    assert!(note.contains("the reply was cut off at the token limit (after 3 tries)"), "{note}");
+}
+
+#[tokio::test]
+async fn a_refusal_is_named_and_an_empty_reply_is_not_sent_back() {
+    let h = Harness::new(&[spec("a", &[])]);
+    let fake = Arc::new(Fake::new(|role, req, n| match (role, req.messages.len()) {
+        ("planner", 2) => Ok("[refusal]I can't help with that.".into()),
+        ("planner", 4) => Ok(String::new()),
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Done, "{report:?}");
+    let requests = fake.requests.lock().unwrap();
+    let planner: Vec<&CompletionRequest> =
+        requests.iter().filter(|(r, _, _)| r == "planner").map(|(_, _, q)| q).collect();
+    assert!(planner[1].messages[3].content.contains("the model refused to answer: I can't help with that."));
+    let last = &planner[2].messages;
+    assert_eq!(last.len(), 5, "the empty reply is left out: {last:?}");
+    assert!(last.iter().all(|m| !m.content.is_empty()));
+    assert!(last[4].content.contains("contains no JSON object"), "{:?}", last[4]);
+    assert_eq!(planner[0].response_schema.as_deref(), Some(crate::engine::schema::PLAN), "the plan's schema is sent");
 }
 
 #[tokio::test]
