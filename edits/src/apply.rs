@@ -121,31 +121,26 @@ pub fn apply_all(
     let mut files = Files { read, original: BTreeMap::new(), current: BTreeMap::new(), gone: HashMap::new() };
     let mut warnings = Vec::new();
     let mut outcomes = Vec::with_capacity(edits.len());
-    let mut failed_paths: HashMap<String, usize> = HashMap::new();
+    let mut failed: Vec<(usize, &Edit)> = Vec::new();
     for (i, edit) in edits.iter().enumerate() {
         let index = i + 1;
         let what = edit.describe();
-        let result = files.apply(edit, index);
-        let paths = touched(edit);
-        let after_failed = paths.iter().filter_map(|p| failed_paths.get(p).copied()).min();
-        let problem = match result {
+        let problem = match files.apply(edit, index) {
             Ok(Some(message)) => {
                 warnings.push(Warning { edit: index, what: what.clone(), message });
                 None
             }
             Ok(None) => None,
-            Err(problem) => {
-                for path in paths {
-                    failed_paths.entry(path).or_insert(index);
-                }
-                Some(problem)
-            }
+            Err(problem) => Some(problem),
         };
+        let after_failed = problem.as_ref().and_then(|problem| cause(&failed, edit, problem));
+        if problem.is_some() {
+            failed.push((index, edit));
+        }
         let starting = match edit {
             Edit::Replace { search, .. } => search.lines().find(|l| !l.trim().is_empty()).map(crate::quirks::quote),
             _ => None,
         };
-        let after_failed = after_failed.filter(|_| problem.is_some());
         outcomes.push(Outcome { edit: index, what, starting, problem, after_failed });
     }
     if outcomes.iter().any(|o| o.problem.is_some()) {
@@ -261,6 +256,30 @@ impl<R: FnMut(&str) -> Result<Option<String>, String>> Files<R> {
     }
 }
 
+/// The earlier failed edit that `edit` may have failed because of: one on
+/// the same file that would have made the file exist, or not exist, or hold
+/// the text `edit` looked for.
+fn cause(failed: &[(usize, &Edit)], edit: &Edit, problem: &Problem) -> Option<usize> {
+    let paths = touched(edit);
+    let wanted: Vec<&str> = match (edit, problem) {
+        (_, Problem::Missing { .. } | Problem::Exists { .. }) => Vec::new(),
+        (
+            Edit::Replace { search, .. },
+            Problem::Miss { miss: Miss::NotFound { .. } | Miss::ElisionPiece { .. }, .. },
+        ) => search.lines().map(str::trim).filter(|l| !l.is_empty()).collect(),
+        _ => return None,
+    };
+    failed.iter().find_map(|(index, earlier)| {
+        let shared = touched(earlier).iter().any(|p| paths.contains(p));
+        let related = match earlier {
+            Edit::Replace { replace, .. } if !wanted.is_empty() => replace.lines().any(|l| wanted.contains(&l.trim())),
+            Edit::Replace { .. } => false,
+            _ => true,
+        };
+        (shared && related).then_some(*index)
+    })
+}
+
 /// The paths an edit names, as keys.
 fn touched(edit: &Edit) -> Vec<String> {
     match edit {
@@ -272,16 +291,18 @@ fn touched(edit: &Edit) -> Vec<String> {
 /// `path` without a leading `./` or doubled slashes, so two spellings of
 /// one file are one key. Nothing else is changed: the caller judges paths.
 fn key(path: &str) -> String {
-    let mut path = path.trim();
-    while let Some(rest) = path.strip_prefix("./") {
-        path = rest;
+    let mut key = path.trim().to_owned();
+    loop {
+        let before = key.len();
+        key = key.replace("//", "/").replace("/./", "/");
+        while let Some(rest) = key.strip_prefix("./") {
+            key = rest.to_owned();
+        }
+        if key.len() == before {
+            return key;
+        }
     }
-    let mut key = path.to_owned();
-    while key.contains("//") {
-        key = key.replace("//", "/");
-    }
-    while key.contains("/./") {
-        key = key.replace("/./", "/");
-    }
-    key
 }
+
+#[cfg(test)]
+mod tests;

@@ -111,3 +111,6 @@ fn edit_list(edits: &[usize]) -> String {
 fn them(count: usize) -> &'static str {
     if count == 1 { "it" } else { "them" }
 }
+
+#[cfg(test)]
+mod tests;

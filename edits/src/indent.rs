@@ -39,7 +39,8 @@ impl Reindent {
     /// minus search, or search minus file), if every non-blank line has the
     /// same one and it is not empty; blank lines must face blank lines.
     pub(crate) fn offset(file: &[&str], search: &[&str]) -> Option<Self> {
-        let mut offset: Option<Self> = None;
+        // (added?, the whitespace): borrowed until one offset is known to fit.
+        let mut offset: Option<(bool, &str)> = None;
         for (f, s) in file.iter().zip(search) {
             let (f, s) = (f.trim_end(), s.trim_end());
             if s.trim_start().is_empty() || f.trim_start().is_empty() {
@@ -49,19 +50,23 @@ impl Reindent {
                 return None;
             }
             let this = if let Some(added) = f.strip_suffix(s).filter(|p| p.trim().is_empty()) {
-                Self::Add(added.to_owned())
+                (true, added)
             } else if let Some(removed) = s.strip_suffix(f).filter(|p| p.trim().is_empty()) {
-                Self::Remove(removed.to_owned())
+                (false, removed)
             } else {
                 return None;
             };
-            match &offset {
-                Some(seen) if *seen != this => return None,
+            match offset {
+                Some(seen) if seen != this => return None,
                 Some(_) => {}
                 None => offset = Some(this),
             }
         }
-        offset.filter(|o| *o != Self::Add(String::new()))
+        match offset? {
+            (_, "") => None,
+            (true, added) => Some(Self::Add(added.to_owned())),
+            (false, removed) => Some(Self::Remove(removed.to_owned())),
+        }
     }
 
     /// The translation from the search's indentations to the file's, from

@@ -53,9 +53,10 @@ fn blank(text: &mut String, start: usize, end: usize) -> usize {
     start + newlines.len()
 }
 
-/// The 1-based line of `text` holding byte `at`.
+/// The 1-based line of `text` holding byte `at` (any byte, not only at a
+/// character boundary).
 pub(crate) fn line_at(text: &str, at: usize) -> usize {
-    text[..at].matches('\n').count() + 1
+    text.as_bytes()[..at.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// A Markdown fence line: three or more backticks or tildes, then an info
