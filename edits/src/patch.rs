@@ -155,8 +155,10 @@ fn update(lines: &[&str], at: usize, path: String, edits: &mut Vec<Edit>) -> Res
     let mut blanks = 0;
     while i < lines.len() {
         let line = lines[i];
-        if line.trim_start().starts_with("***") || closes(line) {
-            let end_of_file = line.trim() == END_OF_FILE;
+        let t = line.trim();
+        let marker = [END, ADD, DELETE, UPDATE, MOVE, END_OF_FILE].iter().any(|m| t.starts_with(m));
+        if line.starts_with("***") || marker || closes(line) {
+            let end_of_file = t == END_OF_FILE;
             hunks += finish(&mut hunk, &target, edits)?;
             if !end_of_file {
                 break;
@@ -324,6 +326,12 @@ mod tests {
                 "class A:\n...\n    def f(self):\n        return 1\n"
             )]
         );
+    }
+
+    #[test]
+    fn hunk_lines_that_look_like_markers() {
+        let reply = "*** Begin Patch\n*** Update File: a.md\n@@\n ***bold***\n ```\n-x\n+y\n *** End Patch\n";
+        assert_eq!(edits(reply), [replace("a.md", "***bold***\n```\nx\n", "***bold***\n```\ny\n")]);
     }
 
     #[test]

@@ -118,13 +118,24 @@ fn path_before(lines: &[&str], open: usize) -> Option<(String, usize)> {
 }
 
 /// The block opening at `open`: its SEARCH and REPLACE texts and the index
-/// of its `>>>>>>> REPLACE` line.
+/// of its `>>>>>>> REPLACE` line. A block has one `=======` line: a second
+/// one is refused rather than guessed at (the file's own lines of 5–9 `=`
+/// cannot be part of a block).
 fn block(lines: &[&str], open: usize, path: &str) -> Result<(String, String, usize), ParseError> {
-    let cut_off = |part: &str| ParseError::CutOff { inside: format!("the {part} block for {path}"), line: open + 1 };
+    let opened = open + 1;
     let mut divider = None;
     for (at, line) in lines.iter().enumerate().skip(open + 1) {
         let t = line.trim();
-        if divider.is_none() && is_divider(t) {
+        if is_divider(t) {
+            if let Some(first) = divider {
+                return Err(ParseError::Invalid {
+                    line: at + 1,
+                    problem: format!(
+                        "the block for {path} (opened on line {opened}) has a second `=======` line (the first is on                          line {}); a block has exactly one, so a line of the file made of 5 to 9 `=` cannot be in a                          block: choose lines around it",
+                        first + 1
+                    ),
+                });
+            }
             divider = Some(at);
         } else if is_replace(t) {
             let Some(divider) = divider else {
@@ -137,15 +148,26 @@ fn block(lines: &[&str], open: usize, path: &str) -> Result<(String, String, usi
             return Ok((joined(&lines[open + 1..divider]), joined(&lines[divider + 1..at]), at));
         } else if is_search(t) {
             let expected = match divider {
-                None => {
-                    format!("`=======` to end the SEARCH part of the block for {path} (opened on line {})", open + 1)
-                }
-                Some(_) => format!("`>>>>>>> REPLACE` to close the block for {path} (opened on line {})", open + 1),
+                None => format!("`=======` to end the SEARCH part of the block for {path} (opened on line {opened})"),
+                Some(_) => format!("`>>>>>>> REPLACE` to close the block for {path} (opened on line {opened})"),
             };
             return Err(ParseError::Unexpected { line: at + 1, expected, found: quirks::quote(t) });
         }
     }
-    Err(cut_off(if divider.is_none() { "SEARCH" } else { "REPLACE part of the SEARCH/REPLACE" }))
+    let Some(divider) = divider else {
+        return Err(ParseError::CutOff { inside: format!("the SEARCH block for {path}"), line: opened });
+    };
+    // A closing fence in the REPLACE part, and nothing but prose after it:
+    // the `>>>>>>> REPLACE` line was forgotten rather than cut off.
+    let fence = (divider + 1..lines.len()).find(|at| quirks::fence(lines[*at]).is_some_and(|f| f.info.is_empty()));
+    if let Some(fence) = fence.filter(|f| lines[f + 1..].iter().all(|l| quirks::fence(l).is_none())) {
+        return Err(ParseError::Unexpected {
+            line: fence + 1,
+            expected: format!("`>>>>>>> REPLACE` to close the block for {path} (opened on line {opened})"),
+            found: quirks::quote(lines[fence]),
+        });
+    }
+    Err(ParseError::CutOff { inside: format!("the REPLACE part of the SEARCH/REPLACE block for {path}"), line: opened })
 }
 
 /// Lines as text, each ending with a newline (none: empty).
@@ -255,6 +277,12 @@ mod tests {
         );
         let err = parse(Format::SearchReplace, "src/x.py\n<<<<<<< SEARCH\na\n=======\nb").unwrap_err();
         assert!(err.to_string().contains("ends inside the REPLACE part"), "{err}");
+        // A forgotten `>>>>>>> REPLACE` before the closing fence is not a cut.
+        let err = parse(Format::SearchReplace, "x.py\n```\n<<<<<<< SEARCH\na\n=======\nb\n```\nDone.").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 7 of the reply: expected `>>>>>>> REPLACE` to close the block for x.py (opened on line 3), found `````"
+        );
     }
 
     #[test]
@@ -268,6 +296,9 @@ mod tests {
         assert!(err.to_string().starts_with("line 6 of the reply: expected `>>>>>>> REPLACE` to close"), "{err}");
         let err = parse(Format::SearchReplace, "a.py\nx\n=======\ny\n>>>>>>> REPLACE").unwrap_err();
         assert!(err.to_string().starts_with("line 5 of the reply: expected `>>>>>>> REPLACE` only to close"), "{err}");
+        let err = parse(Format::SearchReplace, "a.rst\n<<<<<<< SEARCH\nTitle\n=======\nx\n=======\ny\n>>>>>>> REPLACE")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("line 6 of the reply: the block for a.rst (opened on line 2) has a second"));
         let err = parse(Format::SearchReplace, "Here:\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE").unwrap_err();
         assert!(err.to_string().starts_with("line 2 of the reply: this `<<<<<<< SEARCH` block has no file path"));
     }
