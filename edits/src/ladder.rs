@@ -134,7 +134,8 @@ pub enum Miss {
     /// A piece of an elided search has no single place after the piece
     /// before it.
     #[error(
-        "piece {piece} of {pieces} of the search (split at its `...` lines, each looked for after the one before): {miss}"
+        "piece {piece} of {pieces} of the search (split at its `...` lines, or after each `@@` line of a patch hunk; \
+         each piece is looked for below the one before): {miss}"
     )]
     ElisionPiece {
         /// 1-based.

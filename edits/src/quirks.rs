@@ -30,16 +30,20 @@ pub(crate) fn clean(reply: &str) -> Result<String, ParseError> {
         at = blank(&mut text, start, start + open.len() + length + close.len());
         stripped = true;
     }
-    // Some APIs drop the opening tag: a closing tag with no opening before
-    // it ends the reasoning.
+    // Some APIs drop the opening tag: a closing tag alone on its line, with
+    // no opening tag before it, ends the reasoning.
     if !stripped {
-        let orphan = THINKING
-            .iter()
-            .filter_map(|(open, close)| {
-                text.find(close).filter(|end| !text[..*end].contains(open)).map(|end| end + close.len())
-            })
-            .min();
-        if let Some(end) = orphan {
+        let first_open = THINKING.iter().filter_map(|(open, _)| text.find(open)).min().unwrap_or(text.len());
+        let mut at = 0;
+        let mut end = None;
+        for line in text[..first_open].split_inclusive('\n') {
+            if THINKING.iter().any(|(_, close)| line.trim() == *close) {
+                end = Some(at + line.len());
+                break;
+            }
+            at += line.len();
+        }
+        if let Some(end) = end {
             blank(&mut text, 0, end);
         }
     }
@@ -250,7 +254,7 @@ pub(crate) fn no_edits(text: &str, asked: Format, message: &str) -> ParseError {
     let mut message = message.to_owned();
     if text.trim().is_empty() {
         message = format!("the reply is empty: {message}");
-    } else if let Some(other) = looks_like(text).filter(|f| *f != asked && asked != Format::Whole) {
+    } else if let Some(other) = looks_like(text).filter(|f| *f != asked) {
         message
             .push_str(&format!("; the reply seems to use the {other} format instead, which is not the one asked for"));
     }
@@ -283,6 +287,9 @@ mod tests {
     fn a_closing_tag_without_opening_ends_the_reasoning() {
         assert_eq!(clean("reasoning\nstill\n</think>\nanswer").unwrap(), "\n\n\nanswer");
         assert_eq!(clean("<think>a</think>\nkeep </think>").unwrap(), "\nkeep </think>");
+        // Only alone on its line: code that mentions the tag is content.
+        assert_eq!(clean("a.rs\nlet s = \"x</think>\";\n").unwrap(), "a.rs\nlet s = \"x</think>\";\n");
+        assert_eq!(clean("x\n<think>\n</think>\n").unwrap(), "x\n<think>\n</think>\n");
     }
 
     #[test]

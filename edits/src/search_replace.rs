@@ -298,7 +298,9 @@ mod tests {
         assert!(err.to_string().starts_with("line 5 of the reply: expected `>>>>>>> REPLACE` only to close"), "{err}");
         let err = parse(Format::SearchReplace, "a.rst\n<<<<<<< SEARCH\nTitle\n=======\nx\n=======\ny\n>>>>>>> REPLACE")
             .unwrap_err();
-        assert!(err.to_string().starts_with("line 6 of the reply: the block for a.rst (opened on line 2) has a second"));
+        assert!(
+            err.to_string().starts_with("line 6 of the reply: the block for a.rst (opened on line 2) has a second")
+        );
         let err = parse(Format::SearchReplace, "Here:\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE").unwrap_err();
         assert!(err.to_string().starts_with("line 2 of the reply: this `<<<<<<< SEARCH` block has no file path"));
     }

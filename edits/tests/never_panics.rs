@@ -223,3 +223,19 @@ fn the_ladder_on_mutated_pieces_of_files() {
         }
     }
 }
+
+/// A long reply (every corpus reply many times over, about 1 MB) parses in
+/// every format without work growing faster than its length: a quadratic
+/// step would make this test crawl.
+#[test]
+fn a_long_reply() {
+    let reply = CORPUS.concat().repeat(400);
+    for format in Format::ALL {
+        let _ = parse(format, &reply);
+    }
+    let blank_lines =
+        format!("{}</think>\nsrc/app.py\n<<<<<<< SEARCH\n{}", "\n".repeat(200_000), "x\n".repeat(200_000));
+    for format in Format::ALL {
+        let _ = parse(format, &blank_lines);
+    }
+}
