@@ -126,9 +126,19 @@ pub(crate) fn path_in(line: &str) -> Option<String> {
         return None;
     }
     let mut t = line.trim().trim_start_matches('#').trim();
+    // A list item: `1. src/app.py`, `- src/app.py`.
+    let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if let Some(rest) = t[digits..].strip_prefix(if digits > 0 { ". " } else { "- " }) {
+        t = rest.trim();
+    }
+    // A note after the path: `src/new.py (new file)`.
+    if let Some((path, _)) = t.split_once(" (").filter(|_| t.ends_with(')') || t.ends_with("):")) {
+        t = path;
+    }
+    t = undecorated(t);
     for prefix in ["file:", "path:", "filename:"] {
         if t.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)) {
-            t = t[prefix.len()..].trim();
+            t = undecorated(&t[prefix.len()..]);
         }
     }
     let path = undecorated(t);
@@ -321,6 +331,11 @@ mod tests {
             "src/app.py:",
             "File: src/app.py",
             "  src/app.py  ",
+            "**File: src/app.py**",
+            "1. `src/app.py`:",
+            "- **src/app.py**",
+            "`src/app.py` (new file)",
+            "### src/app.py (updated):",
         ] {
             assert_eq!(path_in(line).as_deref(), Some("src/app.py"), "{line}");
         }
