@@ -16,7 +16,8 @@
 //!
 //! There is no edit-distance matching: similarity only picks the closest
 //! lines quoted when nothing is found. A replacement already in the file
-//! when its search text is not is a no-op (the caller warns).
+//! when its search text is not is a no-op (the caller warns), if it adds a
+//! line the search does not have.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -269,8 +270,10 @@ pub fn replace(text: &str, search: &str, replacement: &str) -> Result<Replaced, 
             }
         },
     };
-    // Made already? Only a replacement with something in it, found once.
-    if !replacement.trim().is_empty() && !new.iter().any(|l| is_elision(l)) {
+    // Made already? Only a replacement that adds a line the search does not
+    // have (not a pure deletion, whose rest is there anyway), found once.
+    let adds = new.iter().any(|l| !l.trim().is_empty() && !needle.iter().any(|s| s.trim() == l.trim()));
+    if adds && !new.iter().any(|l| is_elision(l)) {
         let fragment = (!replacement.ends_with('\n')).then_some(replacement.as_str());
         if let Ok(Some((rung, span))) = ladder(&file, &new, 0, fragment) {
             let first_line = *span.lines(&file).start();

@@ -33,31 +33,28 @@ pub(crate) fn parse(text: &str) -> Result<(Vec<Edit>, usize), ParseError> {
         let named = quirks::path_in_info(fence.info).map(|path| (path, i)).or_else(|| path_before(&lines, i));
         let end = closing(&lines, i, fence, named.as_ref().map(|(path, _)| path.as_str()))?;
         let body = &lines[i + 1..end];
-        match named {
-            Some((path, at)) => {
+        let headers: Option<Vec<Header>> =
+            body.iter().filter(|l| !l.trim().is_empty()).map(|l| quirks::header_in(l)).collect();
+        match (named, headers) {
+            // Only header lines: those, even after a path line.
+            (named, Some(headers)) if !headers.is_empty() => {
+                first = first.min(named.map_or(i, |(_, at)| at));
+                edits.extend(headers.into_iter().map(edit_for));
+            }
+            (Some((path, at)), _) => {
                 check_whole(body, i, &path)?;
                 first = first.min(at);
                 edits.push(Edit::Write { path, content: crate::search_replace::joined(body) });
             }
-            None => {
-                let headers: Option<Vec<Header>> =
-                    body.iter().filter(|l| !l.trim().is_empty()).map(|l| quirks::header_in(l)).collect();
-                match headers {
-                    Some(headers) if !headers.is_empty() => {
-                        first = first.min(i);
-                        edits.extend(headers.into_iter().map(edit_for));
-                    }
-                    _ if body.iter().all(|l| l.trim().is_empty()) => {}
-                    _ if COMMAND_LANGUAGES.contains(&fence.info.to_ascii_lowercase().as_str()) => {}
-                    _ => {
-                        return Err(ParseError::Invalid {
-                            line: i + 1,
-                            problem: "this fenced block has no file path: write the path alone on the line before \
-                                      the opening fence, or after the language (```python src/app.py)"
-                                .into(),
-                        });
-                    }
-                }
+            (None, _) if body.iter().all(|l| l.trim().is_empty()) => {}
+            (None, _) if COMMAND_LANGUAGES.contains(&fence.info.to_ascii_lowercase().as_str()) => {}
+            (None, _) => {
+                return Err(ParseError::Invalid {
+                    line: i + 1,
+                    problem: "this fenced block has no file path: write the path alone on the line before the \
+                              opening fence, or after the language (```python src/app.py)"
+                        .into(),
+                });
             }
         }
         i = end + 1;
@@ -186,7 +183,8 @@ mod tests {
 
     #[test]
     fn deletes_and_renames() {
-        let reply = "Tidy.\n\nDELETE old.py\n```\nRENAME a.py -> b.py\nDELETE c.py\n```\nb.py\n```\nnew\n```";
+        let reply = "Tidy.\n\nDELETE old.py\n```\nRENAME a.py -> b.py\nDELETE c.py\n```\nb.py\n```\nnew\n```\nd.py\n```\n\
+                     DELETE d.py\n```";
         assert_eq!(
             edits(reply),
             [
@@ -194,6 +192,7 @@ mod tests {
                 Edit::Rename { from: "a.py".into(), to: "b.py".into() },
                 Edit::Delete { path: "c.py".into() },
                 write("b.py", "new\n"),
+                Edit::Delete { path: "d.py".into() },
             ]
         );
     }

@@ -121,6 +121,9 @@ fn a_replacement_already_there_is_a_no_op() {
     assert_eq!((done.text.as_str(), done.first_line), (file, 2));
     // Not when the replacement is there twice: then the search is simply not found.
     assert!(matches!(replace("x\nx\n", "y\n", "x\n"), Err(Miss::NotFound { .. })));
+    // Nor when it only keeps lines of the search (a deletion): what is left
+    // of the search is there whether or not the deletion was made.
+    assert!(matches!(replace("a\nc\n", "a\nb\n", "a\n"), Err(Miss::NotFound { .. })));
 }
 
 #[test]
