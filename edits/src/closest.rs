@@ -2,6 +2,7 @@
 //! back to the model with their numbers. Only messages use this: a match
 //! is never decided by similarity.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::normalise::{is_elision, loose, similarity};
@@ -18,7 +19,7 @@ const MIN_SIMILARITY: f64 = 0.5;
 /// holding the most of its lines compared loosely; failing any, the lines
 /// around the single line most like one of its lines. 1-based numbers.
 pub(crate) fn closest(file: &Lines<'_>, needle: &[&str]) -> Vec<(usize, String)> {
-    let wanted: Vec<String> =
+    let wanted: Vec<Cow<'_, str>> =
         needle.iter().filter(|l| !l.trim().is_empty() && !is_elision(l)).map(|l| loose(l)).collect();
     if wanted.is_empty() || file.len() == 0 {
         return Vec::new();
@@ -35,7 +36,7 @@ pub(crate) fn closest(file: &Lines<'_>, needle: &[&str]) -> Vec<(usize, String)>
 /// The start of the window of `size` lines sharing the most lines with
 /// `wanted` (as a multiset), if any shares one; among windows sharing as
 /// many, the one whose lines are most like `needle`'s, line by line.
-fn best_window(lines: &[String], wanted: &[String], needle: &[&str], size: usize) -> Option<usize> {
+fn best_window(lines: &[Cow<'_, str>], wanted: &[Cow<'_, str>], needle: &[&str], size: usize) -> Option<usize> {
     let mut need: HashMap<&str, usize> = HashMap::new();
     for line in wanted {
         *need.entry(line).or_default() += 1;
@@ -44,7 +45,7 @@ fn best_window(lines: &[String], wanted: &[String], needle: &[&str], size: usize
     let mut score = 0usize;
     let mut best = (0usize, Vec::new());
     for (i, line) in lines.iter().enumerate() {
-        if let Some(needed) = need.get(line.as_str()) {
+        if let Some(needed) = need.get(line.as_ref()) {
             let count = have.entry(line).or_default();
             if *count < *needed {
                 score += 1;
@@ -52,7 +53,7 @@ fn best_window(lines: &[String], wanted: &[String], needle: &[&str], size: usize
             *count += 1;
         }
         if i >= size {
-            let gone = lines[i - size].as_str();
+            let gone: &str = &lines[i - size];
             if let Some(needed) = need.get(gone) {
                 let count = have.get_mut(gone).expect("counted when it entered");
                 *count -= 1;

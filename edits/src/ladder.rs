@@ -346,7 +346,7 @@ fn rungs(file: &Lines<'_>, needle: &[&str], from: usize, fragment: Option<&str>)
     if let Some(found) = one(Rung::Indentation, shifted, file)? {
         return Ok(Some(found));
     }
-    let keys: Vec<String> = needle.iter().map(|l| loose(l)).collect();
+    let keys: Vec<_> = needle.iter().map(|l| loose(l)).collect();
     let normalised: Vec<Span> = starts()
         .filter(|&i| file.loose()[i..i + n] == keys[..])
         .map(|i| Span::Lines { start: i, len: n, reindent: Reindent::map(window(i), needle), dropped: (0, 0) })

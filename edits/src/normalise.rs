@@ -3,10 +3,15 @@
 //! dashes and odd spaces read as their ASCII forms; and which lines stand
 //! for code left out (`...`).
 
+use std::borrow::Cow;
+
 /// `line` trimmed, with ‘ ’ ‚ ‛ ′ as `'`, “ ” „ ‟ ″ as `"`, – — ‒ − as `-`,
 /// … as `...`, non-breaking and other odd spaces as a space, and
-/// zero-width characters dropped.
-pub(crate) fn loose(line: &str) -> String {
+/// zero-width characters dropped. An ASCII line is only trimmed (borrowed).
+pub(crate) fn loose(line: &str) -> Cow<'_, str> {
+    if line.is_ascii() {
+        return Cow::Borrowed(line.trim());
+    }
     let mut out = String::with_capacity(line.len());
     for c in line.trim().chars() {
         match c {
@@ -19,9 +24,8 @@ pub(crate) fn loose(line: &str) -> String {
             c => out.push(c),
         }
     }
-    // An odd space at either end was not trimmed by `str::trim` if it is
-    // not Unicode white space (none of those above is, but keep it exact).
-    out.trim().to_owned()
+    // An odd space at either end became a space after the first trim.
+    Cow::Owned(out.trim().to_owned())
 }
 
 /// Comment leaders an elision line may start with.

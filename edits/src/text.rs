@@ -3,6 +3,7 @@
 //! their bytes), the file's usual line end and its loose keys, computed
 //! once.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use crate::normalise::loose;
@@ -17,7 +18,7 @@ pub(crate) struct Lines<'a> {
     pub content: Vec<&'a str>,
     /// The line end most of the file uses, for inserted lines.
     pub eol: &'static str,
-    loose: OnceCell<Vec<String>>,
+    loose: OnceCell<Vec<Cow<'a, str>>>,
 }
 
 impl<'a> Lines<'a> {
@@ -41,7 +42,7 @@ impl<'a> Lines<'a> {
     }
 
     /// Each line as [`loose`] reads it.
-    pub(crate) fn loose(&self) -> &[String] {
+    pub(crate) fn loose(&self) -> &[Cow<'a, str>] {
         self.loose.get_or_init(|| self.content.iter().map(|l| loose(l)).collect())
     }
 
