@@ -271,14 +271,15 @@ pub fn replace(text: &str, search: &str, replacement: &str) -> Result<Replaced, 
         },
     };
     // Made already? Only a replacement that adds a line the search does not
-    // have (not a pure deletion, whose rest is there anyway), found once.
+    // have (not a pure deletion, whose rest is there anyway), found once as
+    // whole lines (a fragment such as `y` inside a line proves nothing).
     let adds = new.iter().any(|l| !l.trim().is_empty() && !needle.iter().any(|s| s.trim() == l.trim()));
-    if adds && !new.iter().any(|l| is_elision(l)) {
-        let fragment = (!replacement.ends_with('\n')).then_some(replacement.as_str());
-        if let Ok(Some((rung, span))) = ladder(&file, &new, 0, fragment) {
-            let first_line = *span.lines(&file).start();
-            return Ok(Replaced { text: text.to_owned(), rung, first_line, already_applied: true });
-        }
+    if adds
+        && !new.iter().any(|l| is_elision(l))
+        && let Ok(Some((rung, span))) = ladder(&file, &new, 0, None)
+    {
+        let first_line = *span.lines(&file).start();
+        return Ok(Replaced { text: text.to_owned(), rung, first_line, already_applied: true });
     }
     Err(miss)
 }

@@ -1,4 +1,5 @@
-//! A model's reply read as a change and applied to a worktree: parsing never
+//! A model's reply read as a change (in any edit format, chosen by the first
+//! byte) and applied to a worktree: parsing never
 //! panics, and whatever the edits say, nothing is written outside the
 //! worktree (a sibling directory stays empty).
 #![no_main]
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use orch_host::workspace::Change;
+use orch_host::workspace::Format;
 use orch_host::workspace::edits::apply;
 
 struct Dirs {
@@ -28,8 +29,10 @@ fn dirs() -> &'static Dirs {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let Some((&which, data)) = data.split_first() else { return };
     let Ok(reply) = std::str::from_utf8(data) else { return };
-    let Ok(change) = Change::parse(reply) else { return };
+    let format = Format::ALL[usize::from(which) % Format::ALL.len()];
+    let Ok(change) = orch_edits::parse(format, reply) else { return };
     let Dirs { root, sibling, .. } = dirs();
     let _ = std::fs::remove_dir_all(root);
     std::fs::create_dir_all(root.join("src")).expect("worktree");

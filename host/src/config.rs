@@ -65,6 +65,10 @@ pub struct OrchConfig {
     /// How the commands plugins run are confined.
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// The implementer's edit format by model name pattern (for `[pipeline]
+    /// edit_format = "auto"`).
+    #[serde(default)]
+    pub edit_formats: BTreeMap<String, orch_edits::Format>,
 }
 
 /// `[sandbox]`.
@@ -191,6 +195,11 @@ impl LoadedConfig {
             gates: config.gates.clone(),
             budget: config.budget,
             rate_limits: self.rate_limits()?,
+            edit_formats: crate::engine::edit_format::EditFormats::new(
+                &config.pipeline.edit_format,
+                config.edit_formats.clone(),
+            )
+            .map_err(invalid)?,
             workspaces: None,
         })
     }

@@ -91,6 +91,12 @@ pub fn idempotency_key(task: &str, created_ms: i64, retries: u32, key: &str) -> 
     format!("orch-{}", h.finish())
 }
 
+/// The key of a routing decision journaled on its own (the implementer's:
+/// its prompt depends on the model chosen).
+pub fn route_key(site: CallSite<'_>) -> String {
+    site.key("route", "-")
+}
+
 /// The key of a completion; the model is deliberately not part of it.
 pub fn completion_key(site: CallSite<'_>, request: &CompletionRequest) -> String {
     let mut h = FieldHasher::default();

@@ -180,3 +180,12 @@ fn ambiguity_lists_every_line() {
     assert!(miss.to_string().contains("matches 25 places (exactly): lines 1, 2, 3"), "{miss}");
     assert!(miss.to_string().contains("20 and 5 more"), "{miss}");
 }
+
+#[test]
+fn a_fragment_of_a_line_is_no_proof_that_an_edit_was_made() {
+    // `y` occurs inside a line: the edit is not taken as made already.
+    let text = "def handle(request):\n    return legacy(request)\n";
+    assert!(matches!(replace(text, "not there", "y"), Err(Miss::NotFound { .. })));
+    let made = replace(text, "return old(request)", "    return legacy(request)\n").unwrap();
+    assert!(made.already_applied, "a whole line still is");
+}

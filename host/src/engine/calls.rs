@@ -21,13 +21,16 @@ use crate::store::{CallStatus, Category, JournalEntry, Moved, Repeated, Status};
 
 /// How one call asks for its answer.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Shape {
+pub(crate) struct Shape<'a> {
     /// Ask for one JSON object.
     pub json: bool,
     /// The JSON Schema the answer must follow, sent as `response-schema`.
     pub schema: Option<&'static str>,
     /// The token limit; `[pipeline] max_tokens` when none.
     pub max_tokens: Option<u32>,
+    /// The routing decision made (and journaled) before the prompt was
+    /// written; the router is asked when none.
+    pub route: Option<&'a RouteRecord>,
 }
 
 /// How the reason of a budget escalation starts.
@@ -74,6 +77,24 @@ impl<P: Plugins> TaskRun<P> {
             ),
         );
         Ok(record)
+    }
+
+    /// The router's decision for `site`, journaled on its own, for a call
+    /// whose prompt depends on the model chosen (the implementer's edit
+    /// format): a replayed walk writes the same prompt.
+    pub(crate) async fn route_recorded(
+        &mut self,
+        role: Role,
+        site: CallSite<'_>,
+        step: Option<StepRef<'_>>,
+    ) -> Result<RouteRecord, Halt> {
+        let key = journal::route_key(site);
+        if let Some(value) = self.recorded(&key) {
+            return serde_json::from_value(value.clone()).map_err(|e| self.unreadable(&key, e).into());
+        }
+        let route = self.route(role, site.round, step, None).await?;
+        self.record_effect(key, serde_json::to_value(&route).expect("route records serialise")).await?;
+        Ok(route)
     }
 
     /// A journal entry that no longer decodes.
@@ -131,7 +152,7 @@ impl<P: Plugins> TaskRun<P> {
         step: Option<StepRef<'_>>,
         author: Option<&str>,
         messages: Vec<Message>,
-        shape: Shape,
+        shape: Shape<'_>,
     ) -> Result<CompletionRecord, Halt> {
         let settings = &self.shared.settings;
         let mut request = CompletionRequest {
@@ -152,7 +173,10 @@ impl<P: Plugins> TaskRun<P> {
             self.meta.models.insert(role_name(role).to_owned(), record.model_use());
             return Ok(record);
         }
-        let route = self.route(role, site.round, step, author).await?;
+        let route = match shape.route {
+            Some(route) => route.clone(),
+            None => self.route(role, site.round, step, author).await?,
+        };
         let starts = self.start_call(&key, "completion", &route.provider, Some(&route.model)).await?;
         let idempotency_key = journal::idempotency_key(self.id(), self.created_ms, self.retries, &key);
         request.idempotency_key = Some(idempotency_key.clone());

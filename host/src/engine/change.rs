@@ -22,7 +22,7 @@ use serde_json::json;
 use super::plugins::Plugins;
 use super::task_run::{Halt, TaskRun};
 use crate::store::{Category, Status, WorkspaceInfo, now_ms};
-use crate::workspace::{Change, CommitSpec, WorkspaceError, Worktree};
+use crate::workspace::{CommitSpec, EditError, Format, WorkspaceError, Worktree};
 
 /// A task's worktree, the commit its branch started from, and the commit
 /// the walk has reached: the last step committed so far *in the walk*, which
@@ -174,6 +174,7 @@ pub(crate) async fn apply<P: Plugins>(
     step: &str,
     tag: &str,
     reply: &str,
+    format: Format,
 ) -> Result<Applied, Halt> {
     let key = format!("apply/{step}/{tag}");
     if committed(t, step)
@@ -182,14 +183,20 @@ pub(crate) async fn apply<P: Plugins>(
         return Ok(applied_from(recorded));
     }
     t.flush().await?;
-    let outcome: Applied = match Change::parse(reply) {
-        Err(problem) => Err(problem),
+    let outcome: Applied = match orch_edits::parse(format, reply) {
+        Err(problem) => Err(format!("{problem}. {}", format.again())),
         Ok(change) => match workspace.tree.apply(&change.edits).await {
+            Err(EditError::Refused(rejected)) => Err(rejected.feedback(format)),
             Err(problem) => Err(format!("your edits could not be applied, so no file changed: {problem}")),
-            Ok(()) => match workspace.tree.diff().await {
-                Ok(diff) => Ok((change.summary, diff)),
-                Err(e) => return Err(t.fail(format!("cannot read the step's diff: {e}")).await),
-            },
+            Ok(warnings) => {
+                for warning in warnings {
+                    t.event(Category::Task, Status::Warning, Some(step), format!("step {step}: {warning}"));
+                }
+                match workspace.tree.diff().await {
+                    Ok(diff) => Ok((change.summary, diff)),
+                    Err(e) => return Err(t.fail(format!("cannot read the step's diff: {e}")).await),
+                }
+            }
         },
     };
     if t.recorded(&key).is_none() {

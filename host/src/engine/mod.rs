@@ -16,6 +16,7 @@
 mod calls;
 mod change;
 mod committer;
+pub mod edit_format;
 pub mod gate_policy;
 mod pipeline;
 pub mod plan;
@@ -64,6 +65,9 @@ pub struct PipelineConfig {
     /// The most a call's token limit grows to when replies are cut off.
     #[serde(default)]
     pub max_tokens_ceiling: Option<u32>,
+    /// The implementer's edit format: a format name, or `auto` (by model,
+    /// from `[edit_formats]`).
+    pub edit_format: String,
     /// Sampling temperature, if set.
     pub temperature: Option<f32>,
 }
@@ -100,6 +104,8 @@ pub struct Settings {
     pub budget: Budget,
     /// Rate limits by provider.
     pub rate_limits: BTreeMap<String, RateLimit>,
+    /// The implementer's edit format for each model.
+    pub edit_formats: edit_format::EditFormats,
     /// Where tasks' changes are made; without, the implementer's reply is
     /// the change (as text) and nothing is written.
     pub workspaces: Option<Workspaces>,

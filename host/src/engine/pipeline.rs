@@ -13,11 +13,12 @@ use super::prompts::{Template, Vars};
 use super::reply::Stopped;
 use super::schema;
 use super::task_run::{Halt, StepRef, TaskRun, role_name};
-use crate::journal::{CallSite, CompletionRecord};
+use crate::journal::{CallSite, CompletionRecord, RouteRecord};
 use crate::sandbox::{CheckRequest, Message, MessageRole, Role};
 use crate::state::{StepState, TaskState};
 use crate::store::{Category, Status, StepRecord};
 use crate::task_retry::GATE_EXHAUSTED;
+use crate::workspace::Format;
 
 /// Walks the task from NEW to wherever it can get now.
 pub(crate) async fn drive<P: Plugins>(t: &mut TaskRun<P>) -> Result<(), Halt> {
@@ -184,18 +185,25 @@ async fn implement_step<P: Plugins>(
         let mut vars = base_vars(t);
         vars.set("plan", plan_text).set("step", describe_step(step));
         vars.block("feedback", "Feedback on the previous attempt. Address every point:", &feedback);
+        let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
+        let mut routed = None;
         if let Some(workspace) = &workspace {
             let files = step_files(t, step);
             vars.set("files", change::quote_files(t, workspace, id, round, &files).await?);
+            // The edit format follows the model, so the model is chosen first.
+            let route = t.route_recorded(Role::Implementer, site, Some(step_ref)).await?;
+            let format = t.shared().settings.edit_formats.for_model(&route.model);
+            vars.set("edit_format", format.instructions());
+            routed = Some((route, format));
         }
         let messages = TaskRun::<P>::messages(vars.render(&implementer.system), vars.render(&implementer.user));
-        let work = match &workspace {
-            None => {
-                let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
+        let work = match (&workspace, routed) {
+            (None, _) | (_, None) => {
                 let reply = t.ask(Role::Implementer, site, Some(step_ref), None, messages, Shape::default()).await?;
                 Work { text: reply.text, model: reply.model }
             }
-            Some(workspace) => match ask_change(t, workspace, step_ref, round, messages).await? {
+            (Some(workspace), Some(routed)) => match ask_change(t, workspace, step_ref, round, messages, routed).await?
+            {
                 Ok(work) => work,
                 Err(problem) => {
                     let reason = format!("the implementer's change for step {id} could not be used: {problem}");
@@ -299,10 +307,11 @@ async fn ask_change<P: Plugins>(
     step: StepRef<'_>,
     round: u32,
     mut messages: Vec<Message>,
+    (route, format): (RouteRecord, Format),
 ) -> Result<Result<Work, String>, Halt> {
     let max_attempts = t.shared().settings.pipeline.max_format_attempts;
     let mut limit = max_attempts;
-    let mut shape = Shape { json: true, schema: None, max_tokens: None };
+    let mut shape = Shape { json: format == Format::Json, schema: None, max_tokens: None, route: Some(&route) };
     let mut attempt = 1;
     loop {
         let site = CallSite { role: role_name(Role::Implementer), step: Some(step.id), round, attempt };
@@ -313,21 +322,20 @@ async fn ask_change<P: Plugins>(
         }
         let problem = match stopped {
             Some(stopped) => stopped.to_string(),
-            None => match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text).await? {
-                Ok((summary, diff)) => {
-                    let text = format!("{summary}\n\n```diff\n{diff}\n```");
-                    return Ok(Ok(Work { text, model: reply.model }));
+            None => {
+                match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text, format).await? {
+                    Ok((summary, diff)) => {
+                        let text = format!("{summary}\n\n```diff\n{diff}\n```");
+                        return Ok(Ok(Work { text, model: reply.model }));
+                    }
+                    Err(problem) => problem,
                 }
-                Err(problem) => problem,
-            },
+            }
         };
         if attempt >= limit && !t.extend(&mut limit, max_attempts) {
             return Ok(Err(format!("{problem} (after {attempt} tries)")));
         }
-        let feedback = format!(
-            "Your change could not be used: {problem}. Reply again with the whole change for this step as one JSON \
-             object."
-        );
+        let feedback = format!("Your change could not be used. {problem}");
         ask_again(&mut messages, reply.text, feedback);
         attempt += 1;
     }
@@ -352,7 +360,7 @@ async fn ask_parsed<P: Plugins, T>(
     let max_attempts = t.shared().settings.pipeline.max_format_attempts;
     let mut messages = TaskRun::<P>::messages(vars.render(&template.system), vars.render(&template.user));
     let mut limit = max_attempts;
-    let mut shape = Shape { json: true, schema: Some(schema), max_tokens: None };
+    let mut shape = Shape { json: true, schema: Some(schema), max_tokens: None, route: None };
     let mut attempt = 1;
     loop {
         let site = CallSite { role: role_name(role), step: step.map(|s| s.id), round, attempt };
@@ -383,7 +391,7 @@ async fn ask_parsed<P: Plugins, T>(
 /// Doubles the token limit of `shape` after a reply was cut off, up to
 /// `[pipeline] max_tokens_ceiling`, and says so in the run log; false once
 /// the ceiling is reached.
-fn more_room<P: Plugins>(t: &mut TaskRun<P>, shape: &mut Shape, role: Role, step: Option<StepRef<'_>>) -> bool {
+fn more_room<P: Plugins>(t: &mut TaskRun<P>, shape: &mut Shape<'_>, role: Role, step: Option<StepRef<'_>>) -> bool {
     let pipeline = &t.shared().settings.pipeline;
     let now = shape.max_tokens.or(pipeline.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS);
     let more = now.saturating_mul(2).min(pipeline.max_tokens_ceiling.unwrap_or(now));

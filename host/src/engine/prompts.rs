@@ -43,6 +43,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "step",
     "files",
     "work",
+    "edit_format",
     "feedback",
     "human",
 ];

@@ -14,7 +14,7 @@ pub mod cache;
 pub mod engine;
 pub mod error;
 mod exec;
-mod glob;
+pub(crate) mod glob;
 pub mod grants;
 mod host_impl;
 mod http;

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::process::Command;
 
-pub use edits::{Change, Edit, EditError};
+pub use edits::{Change, Edit, EditError, Format};
 
 /// A git operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -214,11 +214,9 @@ pub struct Worktree {
 
 impl Worktree {
     /// Applies a step's edits, all or none.
-    pub async fn apply(&self, edits: &[Edit]) -> Result<(), EditError> {
+    pub async fn apply(&self, edits: &[Edit]) -> Result<Vec<String>, EditError> {
         let (root, edits) = (self.path.clone(), edits.to_vec());
-        tokio::task::spawn_blocking(move || edits::apply(&root, &edits).map(drop))
-            .await
-            .expect("applying edits does not panic")
+        tokio::task::spawn_blocking(move || edits::apply(&root, &edits)).await.expect("applying edits does not panic")
     }
 
     /// Throws away everything not committed, e.g. what a killed run applied.
