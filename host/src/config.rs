@@ -69,6 +69,24 @@ pub struct OrchConfig {
     /// edit_format = "auto"`).
     #[serde(default)]
     pub edit_formats: BTreeMap<String, orch_edits::Format>,
+    /// The models routers may choose from, by name.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+/// One `[models."NAME"]`: a model the operator offers routers, shown to
+/// them in the catalog with its price (from `[pricing]` and the built-in
+/// table).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The provider plugin that serves it.
+    pub provider: String,
+    /// Free-form tags: `strong`, `cheap`, `local`, …
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Most tokens of prompt and answer together.
+    pub context_window: Option<u32>,
 }
 
 /// `[sandbox]`.
@@ -195,6 +213,7 @@ impl LoadedConfig {
             gates: config.gates.clone(),
             budget: config.budget,
             rate_limits: self.rate_limits()?,
+            models: config.models.clone(),
             edit_formats: crate::engine::edit_format::EditFormats::new(
                 &config.pipeline.edit_format,
                 config.edit_formats.clone(),
@@ -332,7 +351,7 @@ mod tests {
         let specs = loaded.plugin_specs().unwrap();
         let router = specs.iter().find(|s| s.name == "router-rules").unwrap();
         let models: serde_json::Value = serde_json::from_str(&router.config["models"]).unwrap();
-        assert_eq!(models["strong"]["model"], "claude-sonnet-4-5");
+        assert_eq!(models["strong"]["model"], "claude-sonnet-5-5");
         assert_eq!(router.timeout, Some(Duration::from_millis(2000)));
     }
 
@@ -347,7 +366,7 @@ strong = { provider = "openai", model = "gpt-5" }
         let router = specs.iter().find(|s| s.name == "router-rules").unwrap();
         let models: serde_json::Value = serde_json::from_str(&router.config["models"]).unwrap();
         assert_eq!(models["strong"]["model"], "gpt-5");
-        assert_eq!(models["cheap"]["model"], "gemini-2.5-flash", "untouched aliases keep their defaults");
+        assert_eq!(models["cheap"]["model"], "gemini-3.5-flash-lite", "untouched aliases keep their defaults");
     }
 
     #[test]

@@ -78,8 +78,26 @@ impl Budget {
     }
 }
 
-/// Built-in prices (USD per million input / output / cached input tokens).
+/// Built-in prices (USD per million input / output / cached input tokens),
+/// as the providers published them in November 2026 (current models first,
+/// then older ones still served).
 const DEFAULT_PRICES: &[(&str, f64, f64, f64)] = &[
+    ("claude-fable-5-1", 10.0, 50.0, 1.0),
+    ("claude-opus-5-5", 4.0, 20.0, 0.4),
+    ("claude-sonnet-5-5", 2.0, 10.0, 0.2),
+    ("claude-opus-5", 5.0, 25.0, 0.5),
+    ("claude-sonnet-5", 2.0, 10.0, 0.2),
+    ("claude-opus-4-8", 5.0, 25.0, 0.5),
+    ("claude-opus-4-7", 5.0, 25.0, 0.5),
+    ("claude-opus-4-6", 5.0, 25.0, 0.5),
+    ("claude-sonnet-4-6", 3.0, 15.0, 0.3),
+    ("gpt-5.3-codex", 1.75, 14.0, 0.175),
+    ("gpt-5.2", 1.75, 14.0, 0.175),
+    ("gpt-5.1", 1.25, 10.0, 0.125),
+    ("gemini-3.6-flash", 1.5, 7.5, 0.15),
+    ("gemini-3.5-flash-lite", 0.3, 2.5, 0.03),
+    ("gemini-3.1-pro-preview", 2.0, 12.0, 0.2),
+    ("gemini-3-flash-preview", 0.5, 3.0, 0.05),
     ("claude-opus-4-1", 15.0, 75.0, 1.5),
     ("claude-opus-4-5", 5.0, 25.0, 0.5),
     ("claude-sonnet-4-5", 3.0, 15.0, 0.3),

@@ -137,7 +137,7 @@ fn every_command_in_the_readme_works_on_the_demo() {
     assert!(output_of("orch review").contains("budget exceeded"));
     assert!(output_of("orch list --state awaiting_human,failed").contains("readme-install"));
     assert!(output_of("orch list-tasks --state done").contains("paginate-orders"), "approved, then resumed to DONE");
-    assert!(output_of("orch cost --by model").contains("gemini-2.5-pro"));
+    assert!(output_of("orch cost --by model").contains("gemini-3.6-flash"));
     assert!(repo.join("my-project/orch.toml").is_file() && repo.join("my-project/tasks.yaml").is_file());
     assert!(repo.join("backup/orch.db").is_file(), "the exported task was imported elsewhere");
     assert!(!repo.join(".orch/orch.db").exists(), "clean-state --force ran last");

@@ -151,11 +151,11 @@ rules = [
         (first.provider.as_str(), first.model.as_str(), first.reason.as_str()),
         ("openai", "gpt-5-mini", "default")
     );
-    assert_eq!(first.fallbacks[0].model, "gemini-2.5-flash");
+    assert_eq!(first.fallbacks[0].model, "gemini-3.5-flash-lite");
 
     req.attempt = 3;
     let third = plugin.route(&req).await.unwrap();
-    assert_eq!((third.model.as_str(), third.reason.as_str()), ("claude-sonnet-4-5", "two attempts failed: escalate"));
+    assert_eq!((third.model.as_str(), third.reason.as_str()), ("claude-sonnet-5-5", "two attempts failed: escalate"));
 
     req.attempt = 1;
     req.task.labels = vec!["Security".into()];
@@ -185,9 +185,9 @@ async fn a_reviewer_rule_naming_the_author_falls_back_to_another_model() {
     )
     .await;
     let mut req = request(Role::CodeReviewer, Risk::Low, "core", "x");
-    req.author_model = Some("gemini-2.5-pro".into());
+    req.author_model = Some("gemini-3.6-flash".into());
     let decision = plugin.route(&req).await.unwrap();
-    assert_eq!(decision.model, "claude-sonnet-4-5");
-    assert!(decision.reason.contains("gemini-2.5-pro wrote the work"), "{}", decision.reason);
+    assert_eq!(decision.model, "claude-sonnet-5-5");
+    assert!(decision.reason.contains("gemini-3.6-flash wrote the work"), "{}", decision.reason);
     assert!(decision.fallbacks.is_empty());
 }

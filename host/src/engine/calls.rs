@@ -53,8 +53,13 @@ impl<P: Plugins> TaskRun<P> {
             step_kind: step.map(|s| s.kind.to_owned()),
             step_complexity: step.map(|s| s.complexity.to_owned()),
             author_model: author.map(str::to_owned),
-            catalog: Vec::new(),
-            history: Vec::new(),
+            catalog: self.shared.catalog.clone(),
+            history: self.shared.history.get(
+                &*self.shared.store,
+                role_name(role),
+                &self.spec.area,
+                &self.spec.risk.to_string(),
+            ),
         };
         let shared = Arc::clone(&self.shared);
         let outcome = retry::retry(&shared.settings.retry, |_| shared.plugins.route(&request), |_| {}).await;
@@ -170,6 +175,8 @@ impl<P: Plugins> TaskRun<P> {
         self.within_budget(self.journal.contains_key(&key)).await?;
         if let Some(entry) = self.journal.get(&key) {
             let record = CompletionRecord::from_entry(entry).map_err(|e| self.unreadable(&key, e))?;
+            let (cost, duration_ms) = (entry.cost_usd, entry.duration_ms);
+            self.meter.add(&record, cost, duration_ms);
             self.meta.models.insert(role_name(role).to_owned(), record.model_use());
             return Ok(record);
         }
@@ -177,6 +184,9 @@ impl<P: Plugins> TaskRun<P> {
             Some(route) => route.clone(),
             None => self.route(role, site.round, step, author).await?,
         };
+        if let Some(reason) = self.unpriced_under_budget(&route) {
+            return Err(self.fail(reason).await);
+        }
         let starts = self.start_call(&key, "completion", &route.provider, Some(&route.model)).await?;
         let idempotency_key = journal::idempotency_key(self.id(), self.created_ms, self.retries, &key);
         request.idempotency_key = Some(idempotency_key.clone());
@@ -256,6 +266,7 @@ impl<P: Plugins> TaskRun<P> {
                     let one = (record.input_tokens, record.output_tokens, cost);
                     let repeated = self.count_lost_starts(&format!("{} call", role_name(role)), step_id, starts, one);
                     self.meta.models.insert(role_name(role).to_owned(), record.model_use());
+                    self.meter.add(&record, cost, duration_ms);
                     self.spend(cost + repeated.cost_usd);
                     self.remember(JournalEntry {
                         model: Some(completion.model.clone()),
@@ -331,6 +342,21 @@ impl<P: Plugins> TaskRun<P> {
             self.escalate("budget", reason, resume_to).await?;
             self.budget_grants += 1;
         }
+    }
+
+    /// Why `route` may not be called when a budget is set and one of its
+    /// models has no price: its calls would count as free.
+    fn unpriced_under_budget(&self, route: &RouteRecord) -> Option<String> {
+        let budget = self.shared.settings.budget;
+        if budget.task_usd.is_none() && budget.run_usd.is_none() {
+            return None;
+        }
+        let choice = route.choices().into_iter().find(|c| self.shared.pricing.price(&c.model).is_none())?;
+        Some(format!(
+            "{}/{} has no price, and a budget is set, so its calls cannot be counted: add \
+             [pricing.\"{}\"] (input, output USD per million tokens) to orch.toml",
+            choice.provider, choice.model, choice.model
+        ))
     }
 
     /// `budget exceeded: spent $X of $Y (…)` when a budget is spent.

@@ -18,6 +18,7 @@ mod change;
 mod committer;
 pub mod edit_format;
 pub mod gate_policy;
+mod outcomes;
 mod pipeline;
 pub mod plan;
 pub mod plugins;
@@ -106,6 +107,8 @@ pub struct Settings {
     pub rate_limits: BTreeMap<String, RateLimit>,
     /// The implementer's edit format for each model.
     pub edit_formats: edit_format::EditFormats,
+    /// The models routers are shown, by name.
+    pub models: BTreeMap<String, crate::config::ModelConfig>,
     /// Where tasks' changes are made; without, the implementer's reply is
     /// the change (as text) and nothing is written.
     pub workspaces: Option<Workspaces>,
@@ -157,6 +160,10 @@ pub(crate) struct Shared<P: Plugins> {
     pub(crate) run_spent: std::sync::Mutex<f64>,
     /// How long each reply waited between arriving and being durable.
     pub(crate) reply_delays: DelayLog,
+    /// Per-stage model history for route requests.
+    pub(crate) history: outcomes::HistoryCache,
+    /// The configured models, for route requests.
+    pub(crate) catalog: Vec<crate::sandbox::CatalogModel>,
 }
 
 /// Durations noted as they happen, summed up when the run ends.
@@ -238,6 +245,7 @@ impl<P: Plugins> Engine<P> {
     ) -> Self {
         let committer = committer::Committer::new(Arc::clone(&store), sink);
         let limits = RateLimits::new(&settings.rate_limits);
+        let catalog = outcomes::catalog(&settings.models, &pricing);
         let shared = Shared {
             store,
             plugins,
@@ -248,6 +256,8 @@ impl<P: Plugins> Engine<P> {
             limits,
             run_spent: Default::default(),
             reply_delays: DelayLog::default(),
+            history: Default::default(),
+            catalog,
         };
         Self { shared: Arc::new(shared) }
     }

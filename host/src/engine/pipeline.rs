@@ -119,11 +119,14 @@ async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Hal
         let (planner, reviewer) = (prompts.planner.clone(), prompts.plan_reviewer.clone());
         let mut vars = base_vars(t);
         vars.block("feedback", "The reviewer rejected the previous plan. Address every concern:", &feedback);
+        t.start_round();
         let asked =
             ask_parsed(t, Role::Planner, &planner, &vars, round, None, None, schema::PLAN, plan::parse_plan).await?;
+        let planned = t.take_round();
         let (plan, reply) = match asked {
             Ok(parsed) => parsed,
             Err(error) => {
+                t.outcome(Role::Planner, None, round, planned, false);
                 let reason = format!("the planner's reply is not a valid plan: {error}");
                 t.escalate("planning", reason, TaskState::Planning).await?;
                 feedback = vec![error];
@@ -136,6 +139,8 @@ async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Hal
         let author = Some(reply.model.as_str());
         let (schema, parse) = (schema::PLAN_VERDICT, plan::parse_plan_verdict);
         let asked = ask_parsed(t, Role::PlanReviewer, &reviewer, &vars, round, None, author, schema, parse).await?;
+        let reviewed = t.take_round();
+        t.outcome(Role::PlanReviewer, None, round, reviewed, asked.is_ok());
         let verdict = match asked {
             Ok((verdict, _)) => verdict,
             Err(error) => {
@@ -144,6 +149,7 @@ async fn plan_until_approved<P: Plugins>(t: &mut TaskRun<P>) -> Result<Plan, Hal
                 return Ok(plan);
             }
         };
+        t.outcome(Role::Planner, None, round, planned, verdict.approved());
         if verdict.approved() {
             t.meta.concerns.clear();
             t.move_task(TaskState::PlanApproved, format!("plan approved: {}", verdict.summary))?;
@@ -186,6 +192,7 @@ async fn implement_step<P: Plugins>(
         vars.set("plan", plan_text).set("step", describe_step(step));
         vars.block("feedback", "Feedback on the previous attempt. Address every point:", &feedback);
         let site = CallSite { role: role_name(Role::Implementer), step: Some(id), round, attempt: 1 };
+        t.start_round();
         let mut routed = None;
         if let Some(workspace) = &workspace {
             let files = step_files(t, step);
@@ -206,12 +213,15 @@ async fn implement_step<P: Plugins>(
             {
                 Ok(work) => work,
                 Err(problem) => {
+                    let implemented = t.take_round();
+                    t.outcome(Role::Implementer, Some(id), round, implemented, false);
                     let reason = format!("the implementer's change for step {id} could not be used: {problem}");
                     let nothing = Work { text: String::new(), model: String::new() };
                     return human_gate(t, step, workspace.into(), reason, nothing).await;
                 }
             },
         };
+        let implemented = t.take_round();
         t.move_task(TaskState::CodeReview, format!("step {id}"))?;
         t.move_step(id, StepState::CodeReview, "")?;
         vars.set("work", work.text.as_str());
@@ -229,6 +239,8 @@ async fn implement_step<P: Plugins>(
             plan::parse_code_verdict,
         )
         .await?;
+        let reviewed = t.take_round();
+        t.outcome(Role::CodeReviewer, Some(id), round, reviewed, asked.is_ok());
         let verdict = match asked {
             Ok((verdict, _)) => verdict,
             Err(error) => {
@@ -236,6 +248,7 @@ async fn implement_step<P: Plugins>(
                 return human_gate(t, step, workspace.as_ref(), reason, work).await;
             }
         };
+        t.outcome(Role::Implementer, Some(id), round, implemented, verdict.approved());
         if verdict.approved() {
             t.meta.concerns.clear();
             t.move_step(id, StepState::Approved, verdict.summary.clone())?;

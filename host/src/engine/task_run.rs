@@ -106,6 +106,8 @@ pub(crate) struct TaskRun<P: Plugins> {
     /// what makes its calls' idempotency keys its own.
     pub(super) created_ms: i64,
     pub(super) retries: u32,
+    /// The calls of the stage round in progress.
+    pub(super) meter: super::outcomes::Meter,
 }
 
 impl<P: Plugins> TaskRun<P> {
@@ -154,6 +156,7 @@ impl<P: Plugins> TaskRun<P> {
             workspace: None,
             created_ms: task.created_ms,
             retries: 0,
+            meter: Default::default(),
         };
         run.take_up_retries()?;
         Ok(run)
@@ -386,6 +389,11 @@ impl<P: Plugins> TaskRun<P> {
 
     /// Queues `entry` for the next commit, as made after the transitions the
     /// walk has passed; a result is taken from now on.
+    /// Stores how a stage round went with the next commit.
+    pub(super) fn remember_outcome(&mut self, outcome: crate::store::Outcome) {
+        self.pending.outcomes.push(outcome);
+    }
+
     pub(super) fn remember(&mut self, mut entry: JournalEntry) {
         entry.at_seq = Some(self.passed_seq);
         if entry.status == CallStatus::Done {

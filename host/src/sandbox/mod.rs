@@ -34,8 +34,8 @@ pub use error::{PluginId, SandboxError};
 pub use grants::{CommandGrant, Grants, SecretGrants};
 pub use identity::{API_VERSION, Identity, SUPPORTED_VERSIONS, World};
 pub use plugin::{
-    CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message, MessageRole, ModelChoice,
-    PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
+    CatalogModel, CheckRequest, CheckResult, Completion, CompletionRequest, Finding, LoadedPlugin, Message,
+    MessageRole, ModelChoice, ModelHistory, PluginInstance, RouteDecision, RouteRequest, Severity, StopReason, Usage,
 };
 pub use runtime::{
     Inspection, LOAD_LIMIT, MAX_COMPONENT_BYTES, PluginSource, PluginSpec, Runtime, RuntimeBuilder, default_limits,

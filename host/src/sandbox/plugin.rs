@@ -25,7 +25,7 @@ pub use gate::exports::orch::plugin::gate::{CheckRequest, CheckResult, Finding, 
 pub use provider::exports::orch::plugin::provider::{
     Completion, CompletionRequest, Message, MessageRole, StopReason, Usage,
 };
-pub use router::exports::orch::plugin::router::{ModelChoice, RouteDecision, RouteRequest};
+pub use router::exports::orch::plugin::router::{CatalogModel, ModelChoice, ModelHistory, RouteDecision, RouteRequest};
 
 /// Slack on top of the epoch deadline for the host-side timeout that catches
 /// calls stuck in host code (where epochs are not checked).

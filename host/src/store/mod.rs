@@ -466,6 +466,53 @@ pub struct Commit {
     pub steps_reset: Option<Vec<(String, StepState)>>,
     /// Sets (`Some(Some)`) or clears (`Some(None)`) the last error.
     pub last_error: Option<Option<String>>,
+    /// How rounds of stages went (kept once per round).
+    pub outcomes: Vec<Outcome>,
+}
+
+/// How one round of a pipeline stage went with the model that served it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `planner`, `plan_reviewer`, `implementer` or `code_reviewer`.
+    pub role: String,
+    /// What the rounds belong to: the step (`-` for the plan) and the
+    /// task's retries, e.g. `step-1@0`.
+    pub unit: String,
+    /// The round within the unit.
+    pub round: u32,
+    /// The task's area.
+    pub area: String,
+    /// The task's risk.
+    pub risk: String,
+    /// The provider plugin that served the round's last call.
+    pub provider: String,
+    /// The model that served it.
+    pub model: String,
+    /// Whether the round's result was accepted.
+    pub accepted: bool,
+    /// What the round's calls cost.
+    pub cost_usd: f64,
+    /// How long the round's calls took.
+    pub latency_ms: u64,
+}
+
+/// How one model did in a role on tasks of one area and risk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelStats {
+    /// The provider plugin.
+    pub provider: String,
+    /// The model.
+    pub model: String,
+    /// Rounds it served.
+    pub rounds: u32,
+    /// Share of them accepted, 0 to 1.
+    pub success_rate: f64,
+    /// Mean rounds per unit (plan or step).
+    pub mean_rounds: f64,
+    /// Mean USD per round.
+    pub mean_cost_usd: f64,
+    /// Mean milliseconds per round.
+    pub mean_latency_ms: f64,
 }
 
 impl Commit {
@@ -478,6 +525,7 @@ impl Commit {
             && self.new_steps.is_empty()
             && self.steps_reset.is_none()
             && self.last_error.is_none()
+            && self.outcomes.is_empty()
     }
 }
 
@@ -646,6 +694,8 @@ pub trait Store: Send + Sync {
     fn run_cost(&self, run: i64) -> Result<RunCost, StoreError>;
     /// Counts for the summary.
     fn totals(&self) -> Result<Totals, StoreError>;
+    /// Per model, how rounds of `role` went on tasks of `area` and `risk`.
+    fn model_history(&self, role: &str, area: &str, risk: &str) -> Result<Vec<ModelStats>, StoreError>;
     /// The whole task as one JSON document.
     fn export_task(&self, id: &str) -> Result<TaskExport, StoreError>;
     /// Restores an exported task (replacing one with the same id).

@@ -134,6 +134,29 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE tasks ADD COLUMN repeated_calls INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN repeated_cost_usd REAL NOT NULL DEFAULT 0;
     ",
+    // 4: how each round of a stage went, per model, for routers' history:
+    // `unit` is what the rounds belong to (the step, or `-`, and the task's
+    // retries), `accepted` whether the round's result was (a plan or change
+    // the reviewer approved, a verdict that could be read). Written once per
+    // round (a replayed walk writes the same key again, which is ignored).
+    "
+    CREATE TABLE outcomes (
+        task_id    TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        unit       TEXT NOT NULL,
+        round      INTEGER NOT NULL,
+        area       TEXT NOT NULL,
+        risk       TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        model      TEXT NOT NULL,
+        accepted   INTEGER NOT NULL,
+        cost_usd   REAL NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        PRIMARY KEY (task_id, role, unit, round)
+    );
+    CREATE INDEX outcomes_by_stage ON outcomes (role, area, risk, provider, model);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -15,9 +15,9 @@ use serde::Deserialize;
 
 use super::schema::{self, MIGRATIONS};
 use super::{
-    Added, CallCost, CallStatus, Category, Commit, CommitRequest, Event, EventRow, HumanDecision, JournalEntry, Moved,
-    Repeated, RunCost, RunRecord, Status, StepRecord, Store, StoreError, TaskExport, TaskMeta, TaskRecord, Totals,
-    Transition, now_ms,
+    Added, CallCost, CallStatus, Category, Commit, CommitRequest, Event, EventRow, HumanDecision, JournalEntry,
+    ModelStats, Moved, Outcome, Repeated, RunCost, RunRecord, Status, StepRecord, Store, StoreError, TaskExport,
+    TaskMeta, TaskRecord, Totals, Transition, now_ms,
 };
 use crate::state::{StepState, TaskState};
 use crate::task_retry::{self, RetryRequest};
@@ -612,6 +612,9 @@ fn write_commit(
             repeated_cost += entry.repeated.cost_usd;
         }
     }
+    for outcome in &commit.outcomes {
+        insert_outcome(tx, task, outcome, now).map_err(db)?;
+    }
     for transition in &commit.transitions {
         if transition.seq != seq + 1 {
             return Err(StoreError::Conflict { task: task.to_owned(), expected: transition.seq, found: seq + 1 });
@@ -642,6 +645,30 @@ fn write_commit(
     })
     .map_err(db)?;
     Ok(written)
+}
+
+/// Records how a round went, unless it is recorded already.
+fn insert_outcome(tx: &Tx<'_>, task: &str, o: &Outcome, at_ms: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO outcomes (task_id, role, unit, round, area, risk, provider, model, accepted, cost_usd,
+                                         latency_ms, at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        task,
+        o.role,
+        o.unit,
+        o.round,
+        o.area,
+        o.risk,
+        o.provider,
+        o.model,
+        o.accepted,
+        o.cost_usd,
+        o.latency_ms as i64,
+        at_ms
+    ])?;
+    Ok(())
 }
 
 /// Keeps only `steps` of `task`, in the states given.
@@ -1039,6 +1066,36 @@ impl Store for SqliteStore {
                 },
             )
             .map_err(&db)
+        })
+    }
+
+    fn model_history(&self, role: &str, area: &str, risk: &str) -> Result<Vec<ModelStats>, StoreError> {
+        let db = self.db();
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT provider, model, COUNT(*), AVG(accepted), AVG(cost_usd), AVG(latency_ms),
+                            COUNT(DISTINCT task_id || '/' || unit)
+                     FROM outcomes WHERE role = ?1 AND area = ?2 AND risk = ?3
+                     GROUP BY provider, model ORDER BY provider, model",
+                )
+                .map_err(&db)?;
+            let rows = stmt
+                .query_map([role, area, risk], |r| {
+                    let rounds: i64 = r.get(2)?;
+                    let units: i64 = r.get(6)?;
+                    Ok(ModelStats {
+                        provider: r.get(0)?,
+                        model: r.get(1)?,
+                        rounds: u32::try_from(rounds).unwrap_or(u32::MAX),
+                        success_rate: r.get(3)?,
+                        mean_rounds: rounds as f64 / units.max(1) as f64,
+                        mean_cost_usd: r.get(4)?,
+                        mean_latency_ms: r.get(5)?,
+                    })
+                })
+                .map_err(&db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(&db)
         })
     }
 

@@ -37,6 +37,8 @@ struct Fake {
     claimed_model: Option<&'static str>,
     live: AtomicUsize,
     max_live: AtomicUsize,
+    /// Every route request, in order.
+    routes: Mutex<Vec<RouteRequest>>,
 }
 
 impl Fake {
@@ -55,6 +57,7 @@ impl Fake {
             claimed_model: None,
             live: AtomicUsize::new(0),
             max_live: AtomicUsize::new(0),
+            routes: Mutex::default(),
         }
     }
 
@@ -94,6 +97,7 @@ fn role_of(request: &CompletionRequest) -> &'static str {
 
 impl Plugins for Fake {
     async fn route(&self, request: &RouteRequest) -> Result<Served<RouteDecision>, CallError> {
+        self.routes.lock().unwrap().push(request.clone());
         let role = super::task_run::role_name(request.role);
         if role == "code_reviewer" && self.broken_router.load(Ordering::SeqCst) {
             let trap = "plugin `router-rules` 0.1.0 trapped: wasm `unreachable` instruction executed (it panicked)";
@@ -284,6 +288,42 @@ async fn a_malformed_plan_is_asked_again_with_the_parse_error() {
     let requests = fake.requests.lock().unwrap();
     let retry = requests.iter().find(|(r, _, q)| r == "planner" && q.messages.len() == 4).expect("a second try");
     assert!(retry.2.messages[3].content.contains("contains no JSON object"), "{:?}", retry.2.messages[3]);
+}
+
+#[tokio::test]
+async fn routers_see_the_catalog_and_how_each_model_did_in_the_stage() {
+    let h = Harness::new(&[spec("a", &[]), spec("b", &["a"])]);
+    // Task a's first plan is rejected; everything else is approved.
+    let rejected = std::sync::atomic::AtomicBool::new(false);
+    let fake = Arc::new(Fake::new(move |role, req, n| match role {
+        "plan reviewer" if !rejected.swap(true, Ordering::SeqCst) => {
+            Ok(r#"{"verdict": "rejected", "concerns": ["too vague"]}"#.into())
+        }
+        _ => happy(role, req, n),
+    }));
+    let report = h.run(&fake, &["a", "b"], 1).await;
+    assert!(report.tasks.iter().all(|t| t.state == TaskState::Done), "{report:?}");
+
+    let routes = fake.routes.lock().unwrap();
+    let planner_routes: Vec<&RouteRequest> =
+        routes.iter().filter(|r| r.role == crate::sandbox::Role::Planner).collect();
+    assert!(planner_routes[0].history.is_empty(), "a new store has no history");
+    let catalog = &planner_routes[0].catalog;
+    assert!(!catalog.is_empty(), "the default [models] are in the catalog");
+    let priced = catalog.iter().find(|m| m.model == "claude-sonnet-5-5").expect("a default model");
+    assert_eq!((priced.provider.as_str(), priced.input_usd_per_mtok), ("anthropic", Some(2.0)));
+    // Task b's planner sees task a's two planner rounds (one rejected).
+    let seen = &planner_routes.last().unwrap().history;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let stats = &seen[0];
+    assert_eq!((stats.provider.as_str(), stats.model.as_str(), stats.rounds), ("fake", "primary-planner", 2));
+    assert_eq!((stats.success_rate, stats.mean_rounds), (0.5, 2.0));
+    assert!(stats.mean_cost_usd >= 0.0 && stats.mean_latency_ms >= 0.0);
+
+    let stored = h.store.model_history("implementer", "core", "medium").unwrap();
+    assert_eq!((stored[0].model.as_str(), stored[0].rounds, stored[0].success_rate), ("primary-implementer", 4, 1.0));
+    assert_eq!(stored[0].mean_rounds, 1.0, "one round per step");
+    assert!(h.store.model_history("implementer", "core", "high").unwrap().is_empty(), "by area and risk");
 }
 
 #[tokio::test]
@@ -567,6 +607,22 @@ fn priced(h: &mut Harness) {
     for role in ["planner", "plan_reviewer", "implementer", "code_reviewer"] {
         h.pricing.insert(format!("primary-{role}"), price);
     }
+    for fallback in ["backup", "last-resort"] {
+        h.pricing.insert(fallback.to_owned(), price);
+    }
+}
+
+#[tokio::test]
+async fn a_budgeted_run_refuses_a_model_without_a_price() {
+    let mut h = Harness::new(&[spec("a", &[])]);
+    h.settings.budget.run_usd = Some(10.0);
+    let fake = Arc::new(Fake::new(happy));
+    let report = h.run(&fake, &["a"], 1).await;
+    assert_eq!(report.tasks[0].state, TaskState::Failed, "{report:?}");
+    assert_eq!(fake.calls(), 0, "no call is made that could not be counted");
+    let note = report.tasks[0].note.as_deref().unwrap();
+    assert!(note.contains(r#"fake/primary-planner has no price, and a budget is set"#), "{note}");
+    assert!(note.contains(r#"add [pricing."primary-planner"]"#), "{note}");
 }
 
 #[tokio::test]
