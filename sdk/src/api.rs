@@ -1,11 +1,12 @@
 //! Building blocks for provider plugins that call an HTTP JSON API: the
 //! endpoint settings every such plugin reads (`base_url`, `api_key_secret`)
 //! and the capabilities they imply, the mapping of an error status to a typed
-//! [`PluginError`], and a send that asks again once when a successful reply
-//! cannot be read.
+//! [`PluginError`], the request's JSON Schema read once for every API, and a
+//! send that asks again once when a successful reply cannot be read.
 
 use crate::bindings::types::Header;
 use crate::http::{Request, Response};
+use crate::provider::CompletionRequest;
 use crate::{Capabilities, PluginError};
 
 /// How much of a body that carries no error message is quoted in an error.
@@ -193,6 +194,22 @@ pub fn retry_after_ms(headers: &[Header]) -> Option<u64> {
         .or_else(|| header("retry-after").and_then(number).map(|secs| to_ms(secs * 1e6)))
 }
 
+/// The request's `response-schema` as a JSON object, ready to be put in a
+/// body (OpenAI `response_format.json_schema.schema`, Anthropic
+/// `output_config.format.schema`, Gemini `responseJsonSchema`); `None` when
+/// the request has none. Text that is not a JSON object is `invalid-input`:
+/// the host sent a schema no API would take.
+pub fn response_schema(request: &CompletionRequest) -> Result<Option<serde_json::Value>, PluginError> {
+    let Some(text) = &request.response_schema else {
+        return Ok(None);
+    };
+    match serde_json::from_str(text) {
+        Ok(schema @ serde_json::Value::Object(_)) => Ok(Some(schema)),
+        Ok(_) => Err(PluginError::InvalidInput("the response schema is not a JSON object".into())),
+        Err(e) => Err(PluginError::InvalidInput(format!("the response schema is not valid JSON: {e}"))),
+    }
+}
+
 /// Sends `request` and reads the reply with `read`, which maps a status,
 /// headers and body to a result (a pure function, so it is tested without a
 /// host). A 2xx reply `read` finds unusable — a `transient` error for a
@@ -322,6 +339,27 @@ mod tests {
         assert_eq!(message(r#"{"error":"model not found"}"#).unwrap(), "model not found");
         for none in ["", "<html>", "{}", r#"{"error":{"code":1}}"#, "[]"] {
             assert_eq!(message(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn the_response_schema_is_a_json_object_or_invalid_input() {
+        let request = |schema: Option<&str>| CompletionRequest {
+            model: "m".into(),
+            messages: Vec::new(),
+            max_tokens: None,
+            temperature: None,
+            stop: Vec::new(),
+            json_mode: false,
+            response_schema: schema.map(str::to_owned),
+            idempotency_key: None,
+        };
+        assert_eq!(response_schema(&request(None)).unwrap(), None);
+        let schema = r#"{"type": "object", "properties": {}, "required": [], "additionalProperties": false}"#;
+        assert_eq!(response_schema(&request(Some(schema))).unwrap(), Some(serde_json::from_str(schema).unwrap()));
+        for (bad, why) in [("{", "not valid JSON"), ("[]", "not a JSON object"), ("\"object\"", "not a JSON object")] {
+            let err = response_schema(&request(Some(bad))).unwrap_err();
+            assert!(matches!(&err, PluginError::InvalidInput(m) if m.contains(why)), "{bad}: {err:?}");
         }
     }
 

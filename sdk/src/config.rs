@@ -16,11 +16,24 @@ pub fn get(key: &str) -> Option<String> {
 /// of the call it serves.
 pub const IDEMPOTENCY_KEY: &str = "orch.idempotency-key";
 
-/// During a provider's `complete`: the host's idempotency key for this call.
-/// It is the same every time the host makes the call again (after a killed
-/// run left it in flight, or after a transient error) and different for
-/// every other call, so a provider whose API accepts an idempotency key can
-/// send it and be billed once.
+/// During a provider's `complete`: the host's idempotency key for this call,
+/// as the host hands it to plugins built for contract 0.1. It is the same
+/// every time the host makes the call again (after a killed run left it in
+/// flight, or after a transient error) and different for every other call,
+/// so a provider whose API accepts an idempotency key can send it and be
+/// billed once.
+///
+/// Deprecated: since contract 0.2 the key is part of the request,
+/// [`CompletionRequest::idempotency_key`](crate::provider::CompletionRequest::idempotency_key).
+/// Read that; fall back to this only to serve a host that leaves the field
+/// empty:
+///
+/// ```no_run
+/// # let request: orch_sdk::provider::CompletionRequest = unimplemented!();
+/// #[allow(deprecated)]
+/// let key = request.idempotency_key.clone().or_else(orch_sdk::config::idempotency_key);
+/// ```
+#[deprecated(since = "0.2.0", note = "read `CompletionRequest::idempotency_key`; this config key is for 0.1 plugins")]
 pub fn idempotency_key() -> Option<String> {
     get(IDEMPOTENCY_KEY)
 }

@@ -11,7 +11,9 @@
 //! [`Plugin::capabilities`], and the operator grants in `orch.toml`. The
 //! helpers in [`http`], [`exec`], [`config`] and [`log`] call the host.
 //! [`diff`] and [`glob`] help gates read the change they judge and match its
-//! paths against patterns from config.
+//! paths against patterns from config. The contract's enums ([`Role`],
+//! [`Risk`], [`provider::StopReason`], ...) implement `Display` with the
+//! WIT's own spelling (`plan-reviewer`, `content-filter`).
 //!
 //! ```
 //! use orch_sdk::router::{RouteDecision, RouteRequest, Router};
@@ -51,6 +53,7 @@ pub mod api;
 mod bindings;
 pub mod config;
 pub mod diff;
+mod display;
 pub mod exec;
 pub mod glob;
 pub mod http;
@@ -64,7 +67,7 @@ pub use bindings::types::{
 pub use secret::secret;
 
 /// The version of the WIT contract (`orch:plugin@…`) this SDK builds against.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 /// What every plugin says about itself. The plugin's version is taken from its
 /// crate's `Cargo.toml` by [`register!`].
@@ -159,4 +162,13 @@ pub mod gate {
 pub mod __private {
     pub use crate::bindings::{gate_world, provider_world, router_world};
     pub use crate::register::describe;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn api_version_is_the_contract_the_bindings_are_generated_from() {
+        let wit = include_str!("../../wit/0.2.0/orch-plugin.wit");
+        assert!(wit.contains(&format!("\npackage orch:plugin@{};", super::API_VERSION)), "{}", super::API_VERSION);
+    }
 }

@@ -44,7 +44,7 @@ fn cases() -> [Case; 3] {
                     {"role": "assistant", "content": "ok"},
                     {"role": "user", "content": "go"},
                 ],
-                "max_tokens": 256,
+                "max_completion_tokens": 256,
                 "temperature": 0.5,
                 "stop": ["END"],
                 "response_format": {"type": "json_object"},
@@ -65,7 +65,8 @@ fn cases() -> [Case; 3] {
                     {"role": "assistant", "content": "ok"},
                     {"role": "user", "content": "go"},
                 ],
-                "temperature": 0.5,
+                // No temperature: the plugin's table cannot place `test-model`
+                // among the Claude families that take one.
                 "stop_sequences": ["END"],
             }),
         },
@@ -81,7 +82,7 @@ fn cases() -> [Case; 3] {
                     {"role": "model", "parts": [{"text": "ok"}]},
                     {"role": "user", "parts": [{"text": "go"}]},
                 ],
-                "systemInstruction": {"parts": [{"text": "be brief"}]},
+                "systemInstruction": {"role": "user", "parts": [{"text": "be brief"}]},
                 "generationConfig": {
                     "maxOutputTokens": 256,
                     "temperature": 0.5,

@@ -2,7 +2,8 @@
 //! (`POST {base_url}/v1/messages`). This module owns the glue: reading config,
 //! asking for capabilities, building the outgoing request (URL and headers)
 //! and sending it; the wire mapping lives in [`request`] and [`response`] as
-//! pure functions.
+//! pure functions, and which parameters each model family takes in
+//! [`models`].
 //!
 //! Config keys (`[plugins.NAME.config]` in `orch.toml`):
 //! - `base_url`: the API root, default `https://api.anthropic.com` (as the
@@ -10,8 +11,27 @@
 //! - `api_key_secret`: the secret holding the API key, default
 //!   `ANTHROPIC_API_KEY`; the empty string sends no `x-api-key` header.
 //! - `anthropic_version`: the `anthropic-version` header, default
-//!   `2023-06-01`; it must not be empty.
+//!   `2023-06-01`; it must not be empty. From `2026-10-21` on no
+//!   temperature is sent to any model ([`models`]).
+//!
+//! What goes out, per call: `max_tokens` (4096 when the request has none),
+//! the system messages as `system`, the turns with empty messages left out
+//! and same-role neighbours merged, a temperature only to models that take
+//! one, and a response schema as `output_config.format` (generally
+//! available: no beta header).
+//!
+//! Why `x-api-key` and `2023-06-01` when the anthropic 2.x SDKs send
+//! `Authorization: Bearer` and `2026-10-21`: `2023-06-01` is the version the
+//! API's versioning page documents, and everything the plugin sends,
+//! structured output included, works under it; `2026-10-21` appears only in
+//! the SDK, whose other changes under it are not documented, and it refuses
+//! a temperature on every model. `x-api-key` is the header the API reference
+//! names for keys, which api.anthropic.com and the Anthropic-compatible
+//! servers and gateways behind a custom `base_url` all accept, while some of
+//! those refuse `Authorization: Bearer`. An operator who wants the newer
+//! version sets `anthropic_version`.
 
+pub mod models;
 pub mod request;
 pub mod response;
 
@@ -19,6 +39,7 @@ use orch_sdk::api::{Endpoint, send_reading};
 use orch_sdk::provider::{Completion, CompletionRequest, Provider};
 use orch_sdk::{Capabilities, Plugin, PluginError, config, http, secret};
 
+pub use models::ModelParams;
 pub use request::MessagesRequest;
 pub use response::parse_response;
 
@@ -30,6 +51,9 @@ pub const DEFAULT_API_KEY_SECRET: &str = "ANTHROPIC_API_KEY";
 
 /// `anthropic_version` when the config does not set it.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The path below `base_url` every completion is posted to.
+pub const PATH: &str = "/v1/messages";
 
 /// The endpoint from config (through `lookup`), with Anthropic's defaults.
 pub fn endpoint(lookup: impl Fn(&str) -> Option<String>) -> Result<Endpoint, PluginError> {
@@ -68,17 +92,32 @@ impl Settings {
         Ok(Self { endpoint, anthropic_version })
     }
 
+    /// What a request for `model` may carry under the configured API
+    /// version ([`models::params`]).
+    pub fn params(&self, model: &str) -> ModelParams {
+        models::params(model, &self.anthropic_version)
+    }
+
     /// The request the plugin hands to the host for `request`: `POST
     /// {base_url}/v1/messages` with the `x-api-key` header holding the secret
     /// reference (when a secret is configured), `anthropic-version` and the
-    /// JSON body of [`MessagesRequest`].
+    /// body of [`request_body`].
     pub fn outgoing(&self, request: &CompletionRequest) -> Result<http::Request, PluginError> {
-        let mut outgoing = http::Request::post(self.endpoint.url("/v1/messages"));
+        let mut outgoing = http::Request::post(self.endpoint.url(PATH));
         if let Some(name) = &self.endpoint.api_key_secret {
             outgoing = outgoing.header("x-api-key", secret(name));
         }
-        outgoing.header("anthropic-version", self.anthropic_version.clone()).json(&MessagesRequest::new(request))
+        let body = MessagesRequest::new(request, self.params(&request.model))?;
+        outgoing.header("anthropic-version", self.anthropic_version.clone()).json(&body)
     }
+}
+
+/// The JSON body the plugin sends for `request` with `settings`. A request
+/// with no non-empty turn, or with a response schema that is not a JSON
+/// object, is `invalid-input`.
+pub fn request_body(request: &CompletionRequest, settings: &Settings) -> Result<serde_json::Value, PluginError> {
+    let body = MessagesRequest::new(request, settings.params(&request.model))?;
+    serde_json::to_value(body).map_err(|e| PluginError::InvalidInput(format!("cannot encode the request: {e}")))
 }
 
 /// The plugin: reads its settings from config on every call (each call runs
@@ -183,6 +222,15 @@ mod tests {
             body,
             json!({"model": "claude-test", "max_tokens": 4096, "messages": [{"role": "user", "content": "hi"}]})
         );
+        assert_eq!(body, request_body(&hello(), &settings(&[]).unwrap()).unwrap());
+    }
+
+    #[test]
+    fn the_api_version_decides_whether_a_temperature_can_go_out() {
+        let request = CompletionRequest { model: "claude-sonnet-4-5".into(), temperature: Some(0.5), ..hello() };
+        let body = |pairs: &[(&str, &str)]| request_body(&request, &settings(pairs).unwrap()).unwrap();
+        assert_eq!(body(&[])["temperature"], 0.5);
+        assert_eq!(body(&[("anthropic_version", "2026-10-21")]).get("temperature"), None);
     }
 
     #[test]

@@ -214,6 +214,25 @@ mod tests {
     }
 
     #[test]
+    fn a_refusal_keeps_its_explanation_as_the_text() {
+        let completion = ok(r#"{
+            "type": "message", "model": "claude-haiku-4-5",
+            "content": [{"type": "text", "text": "I can't help with that."}],
+            "stop_reason": "refusal", "stop_details": {"type": "refusal", "category": null, "explanation": null},
+            "usage": {"input_tokens": 10, "output_tokens": 6,
+                      "cache_creation_input_tokens": 2048, "cache_read_input_tokens": 0}
+        }"#);
+        assert_eq!(
+            (completion.text.as_str(), completion.stop_reason),
+            ("I can't help with that.", StopReason::Refusal)
+        );
+        assert_eq!(
+            completion.usage,
+            Usage { input_tokens: 2058, output_tokens: 6, cached_input_tokens: 0, cache_write_tokens: 2048 }
+        );
+    }
+
+    #[test]
     fn any_2xx_is_a_success() {
         let body = br#"{"type": "message", "content": [{"type": "text", "text": "x"}]}"#;
         assert_eq!(parse_response(201, &[], body).unwrap().text, "x");

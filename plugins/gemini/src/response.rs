@@ -277,6 +277,30 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_cut_off_while_thinking_is_an_empty_text_at_max_tokens() {
+        // Thinking took the whole budget: the candidate has no parts, or no
+        // content at all, or only a thought summary. That is an answer (the
+        // host asks again with more tokens), not an unreadable reply.
+        for candidate in [
+            r#"{"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}"#,
+            r#"{"content": {"role": "model", "parts": []}, "finishReason": "MAX_TOKENS"}"#,
+            r#"{"finishReason": "MAX_TOKENS"}"#,
+            r#"{"content": {"parts": [{"text": "Planning the steps", "thought": true}]}, "finishReason": "MAX_TOKENS"}"#,
+        ] {
+            let body = format!(
+                r#"{{"candidates": [{candidate}],
+                     "usageMetadata": {{"promptTokenCount": 40, "thoughtsTokenCount": 256, "totalTokenCount": 296}},
+                     "modelVersion": "gemini-2.5-pro"}}"#
+            );
+            let completion = parse_response(200, &[], body.as_bytes()).unwrap_or_else(|e| panic!("{candidate}: {e:?}"));
+            assert_eq!(completion.text, "", "{candidate}");
+            assert_eq!(completion.stop_reason, StopReason::MaxTokens, "{candidate}");
+            assert_eq!(completion.usage, usage(40, 256, 0), "{candidate}: thinking is billed as output");
+            assert_eq!(completion.model, "gemini-2.5-pro");
+        }
+    }
+
+    #[test]
     fn finish_reasons_map_to_stop_reasons() {
         for (reason, expected) in [
             ("\"STOP\"", StopReason::EndTurn),

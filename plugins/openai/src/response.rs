@@ -13,8 +13,10 @@ const API: &str = "the chat completions API";
 /// Maps one response to the completion it carries or the error it means.
 ///
 /// - 2xx: the first choice's text, usage, stop reason and the serving model
-///   (empty when the response names none); a body that does not parse or has
-///   no choices is `transient`.
+///   (empty when the response names none). A refusal (`message.refusal`,
+///   with `content` null) is the stop reason `refusal` with the model's
+///   explanation as the text. A body that does not parse or has no choices
+///   is `transient`.
 /// - anything else: the error [`status_error`] maps it to, quoting the API's
 ///   `error.message`.
 pub fn parse_response(status: u16, headers: &[Header], body: &[u8]) -> Result<Completion, PluginError> {
@@ -48,6 +50,9 @@ struct ChoiceMessage {
     /// `null` when the model produced no text (a refusal, a tool call).
     #[serde(default)]
     content: Option<String>,
+    /// Why the model declined, when it did (Structured Outputs); `null` otherwise.
+    #[serde(default)]
+    refusal: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +69,9 @@ struct ChatUsage {
 struct PromptTokensDetails {
     #[serde(default)]
     cached_tokens: Option<u64>,
+    /// Prompt tokens written to the cache (a subset of `prompt_tokens`).
+    #[serde(default)]
+    cache_write_tokens: Option<u64>,
 }
 
 fn parse_success(body: &[u8]) -> Result<Completion, PluginError> {
@@ -75,19 +83,24 @@ fn parse_success(body: &[u8]) -> Result<Completion, PluginError> {
     };
     let usage = reply.usage.map_or(
         Usage { input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0 },
-        |u| Usage {
-            input_tokens: u.prompt_tokens,
-            output_tokens: u.completion_tokens,
-            cached_input_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens).unwrap_or(0),
-            cache_write_tokens: 0,
+        |u| {
+            let details = u.prompt_tokens_details;
+            Usage {
+                input_tokens: u.prompt_tokens,
+                output_tokens: u.completion_tokens,
+                cached_input_tokens: details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
+                cache_write_tokens: details.as_ref().and_then(|d| d.cache_write_tokens).unwrap_or(0),
+            }
         },
     );
-    Ok(Completion {
-        text: choice.message.and_then(|m| m.content).unwrap_or_default(),
-        usage,
-        stop_reason: stop_reason(choice.finish_reason.as_deref()),
-        model: reply.model.unwrap_or_default(),
-    })
+    let (content, refusal) = choice.message.map_or((None, None), |m| (m.content, m.refusal));
+    // A refusal comes with `finish_reason: "stop"`; the refusal field says
+    // what happened, and its text is the only answer there is.
+    let (text, stop_reason) = match refusal.filter(|r| !r.is_empty()) {
+        Some(refusal) => (refusal, StopReason::Refusal),
+        None => (content.unwrap_or_default(), stop_reason(choice.finish_reason.as_deref())),
+    };
+    Ok(Completion { text, usage, stop_reason, model: reply.model.unwrap_or_default() })
 }
 
 /// The stop reason for a `finish_reason`. The API reports a stop sequence as
@@ -155,6 +168,40 @@ mod tests {
         assert_eq!(
             no_cache.usage,
             Usage { input_tokens: 3, output_tokens: 1, cached_input_tokens: 0, cache_write_tokens: 0 }
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_the_refusal_stop_reason_with_its_text() {
+        let completion = ok(r#"{
+            "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": null,
+                         "message": {"role": "assistant", "content": null, "refusal": "I can't help with that."}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 6}
+        }"#);
+        assert_eq!(completion.text, "I can't help with that.");
+        assert_eq!(completion.stop_reason, StopReason::Refusal);
+        assert_eq!(completion.usage.output_tokens, 6);
+        // `refusal: null` (every ordinary answer) or empty is no refusal.
+        for refusal in ["null", "\"\""] {
+            let body = format!(
+                r#"{{"choices": [{{"message": {{"content": "fine", "refusal": {refusal}}}, "finish_reason": "stop"}}]}}"#
+            );
+            let completion = ok(&body);
+            assert_eq!((completion.text.as_str(), completion.stop_reason), ("fine", StopReason::EndTurn), "{refusal}");
+        }
+    }
+
+    #[test]
+    fn cache_writes_are_read_from_the_prompt_details() {
+        let completion = ok(r#"{
+            "choices": [{"message": {"content": "x"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1200, "completion_tokens": 7, "total_tokens": 1207,
+                      "prompt_tokens_details": {"cached_tokens": 5, "cache_write_tokens": 1024, "audio_tokens": 0}}
+        }"#);
+        assert_eq!(
+            completion.usage,
+            Usage { input_tokens: 1200, output_tokens: 7, cached_input_tokens: 5, cache_write_tokens: 1024 }
         );
     }
 
