@@ -6,7 +6,9 @@
 //! - the recording of the demo is the checked-in cassette, so a change to the
 //!   prompts that would break the demo is caught here;
 //! - a run budget (`--max-cost`) stops spending and escalates, and resuming
-//!   after approval does not count journaled calls again.
+//!   after approval does not count journaled calls again;
+//! - the demo runs to DONE in every edit format against replies with the
+//!   quirks of real models, with the share of replies used as they came.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::process::Output;
 
 use orch_host::state::TaskState;
 use orch_host::store::{SqliteStore, Store, Synchronous};
-use orch_mock_llm::{MockLlm, Vendor, pipeline};
+use orch_mock_llm::{MockLlm, Vendor, pipeline, quirks};
 use tokio::process::Command;
 
 mod common;
@@ -127,25 +129,7 @@ async fn recording_then_replaying_reproduces_the_run_and_the_demo_cassette() {
     let dir = tempfile::tempdir().unwrap();
     let recorded_repo = demo_repo(&dir.path().join("recorded"));
     let replayed_repo = demo_repo(&dir.path().join("replayed"));
-    let (origin, anthropic, gemini) = (mock.origin(), mock.base_url(Vendor::Anthropic), mock.base_url(Vendor::Gemini));
-    // The default routing; only where the providers live and their key change.
-    let config = format!(
-        r#"
-[plugins.anthropic.config]
-base_url = "{anthropic}"
-api_key_secret = "ORCH_TEST_KEY"
-[plugins.anthropic.grants]
-http = ["{origin}"]
-secrets = ["ORCH_TEST_KEY"]
-
-[plugins.gemini.config]
-base_url = "{gemini}"
-api_key_secret = "ORCH_TEST_KEY"
-[plugins.gemini.grants]
-http = ["{origin}"]
-secrets = ["ORCH_TEST_KEY"]
-"#
-    );
+    let config = mock_providers(&mock);
     std::fs::write(dir.path().join("orch.toml"), config).unwrap();
     let config_path = dir.path().join("orch.toml");
     let config_arg = config_path.to_str().unwrap();
@@ -177,6 +161,63 @@ secrets = ["ORCH_TEST_KEY"]
         "examples/tasks.cassette.jsonl is not what the demo records now (did the prompts or the routing change?); \
          rewrite it with `{UPDATE}=1 cargo test -p orch-host --test offline` and commit it"
     );
+}
+
+#[tokio::test]
+async fn the_demo_runs_to_done_in_every_edit_format_against_quirky_replies() {
+    let mock = MockLlm::builder().responder(quirks).start().await.expect("the mock starts");
+    let dir = tempfile::tempdir().unwrap();
+    println!("edit format     tasks DONE  implementer replies used as they came");
+    for format in ["search-replace", "whole", "patch", "json"] {
+        let repo = demo_repo(&dir.path().join(format));
+        let config = dir.path().join(format!("{format}.toml"));
+        std::fs::write(&config, format!("{}\n[pipeline]\nedit_format = \"{format}\"\n", mock_providers(&mock)))
+            .unwrap();
+        let out = orch(&repo, &["--config", config.to_str().unwrap(), "run", DEMO_TASKS]).await;
+        assert!(out.status.success(), "{format}: {}\n{}", text(&out.stdout), text(&out.stderr));
+        let db = repo.join(".orch/orch.db");
+        let run = outcome(&db);
+        let done = run.values().filter(|(state, _, _)| *state == TaskState::Done).count();
+        let store = SqliteStore::open(&db, Synchronous::Normal).unwrap();
+        let applied: Vec<bool> = run
+            .keys()
+            .flat_map(|id| store.journal(id).unwrap())
+            .filter(|e| e.key.starts_with("apply/"))
+            .map(|e| e.result.get("error").is_none())
+            .collect();
+        let used = applied.iter().filter(|ok| **ok).count();
+        println!(
+            "{format:<15} {done:>5}/{}  {used}/{} ({:.0}%)",
+            run.len(),
+            applied.len(),
+            100.0 * used as f64 / applied.len() as f64
+        );
+        assert_eq!(done, run.len(), "{format}: {run:?}");
+        assert_eq!(used, applied.len(), "{format}: every quirky reply is read as it came");
+    }
+}
+
+/// An `orch.toml` pointing the default providers at `mock`, with a key.
+fn mock_providers(mock: &MockLlm) -> String {
+    let (origin, anthropic, gemini) = (mock.origin(), mock.base_url(Vendor::Anthropic), mock.base_url(Vendor::Gemini));
+    // The default routing; only where the providers live and their key change.
+    format!(
+        r#"
+[plugins.anthropic.config]
+base_url = "{anthropic}"
+api_key_secret = "ORCH_TEST_KEY"
+[plugins.anthropic.grants]
+http = ["{origin}"]
+secrets = ["ORCH_TEST_KEY"]
+
+[plugins.gemini.config]
+base_url = "{gemini}"
+api_key_secret = "ORCH_TEST_KEY"
+[plugins.gemini.grants]
+http = ["{origin}"]
+secrets = ["ORCH_TEST_KEY"]
+"#
+    )
 }
 
 #[tokio::test]

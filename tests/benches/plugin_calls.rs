@@ -33,7 +33,7 @@ fn route_request() -> RouteRequest {
         attempt: 1,
         step_kind: Some("implementation".into()),
         step_complexity: Some("medium".into()),
-        author_model: Some("gemini-2.5-pro".into()),
+        author_model: Some("gemini-3.6-flash".into()),
         catalog: Vec::new(),
         history: Vec::new(),
     }
@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
     let plugin = rt.block_on(runtime.load(router_spec())).expect("router-rules loads");
     let request = route_request();
     let expected = rt.block_on(plugin.route(&request)).expect("route works").model;
-    assert_eq!(expected, "claude-sonnet-4-5");
+    assert_eq!(expected, "claude-sonnet-5-5");
 
     group.bench_function("instantiate from InstancePre", |b| {
         b.to_async(&rt).iter(|| async { plugin.instantiate().await.expect("instantiates") });

@@ -26,6 +26,11 @@ impl EditFormats {
         Ok(Self { fixed, by_model })
     }
 
+    /// `format` for every model.
+    pub fn fixed(format: Format) -> Self {
+        Self { fixed: Some(format), by_model: BTreeMap::new() }
+    }
+
     /// The format `model` answers in.
     pub fn for_model(&self, model: &str) -> Format {
         if let Some(format) = self.fixed {
@@ -36,12 +41,6 @@ impl EditFormats {
             .filter(|(pattern, _)| crate::sandbox::glob::matches(pattern, model))
             .max_by_key(|(pattern, _)| pattern.len())
             .map_or(Format::SearchReplace, |(_, format)| *format)
-    }
-}
-
-impl Default for EditFormats {
-    fn default() -> Self {
-        Self { fixed: Some(Format::Json), by_model: BTreeMap::new() }
     }
 }
 

@@ -23,7 +23,7 @@ mod pipeline;
 pub mod plan;
 pub mod plugins;
 pub mod prompts;
-pub(crate) mod reply;
+pub mod reply;
 pub mod schema;
 mod task_run;
 

@@ -45,6 +45,6 @@ mod wire;
 
 pub use fault::{Fault, FaultPredicate};
 pub use log::RecordedRequest;
-pub use pipeline::pipeline;
+pub use pipeline::{EditFormat, pipeline, quirks};
 pub use reply::{MockReply, MockRequest, Responder, StopReason, Vendor, echo};
 pub use server::{MockLlm, MockLlmBuilder};

@@ -8,15 +8,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use orch_mock_llm::{Fault, MockLlm, MockLlmBuilder, MockReply, MockRequest, StopReason, Vendor, echo, pipeline};
+use orch_mock_llm::{
+    Fault, MockLlm, MockLlmBuilder, MockReply, MockRequest, StopReason, Vendor, echo, pipeline, quirks,
+};
 
-const USAGE: &str = "usage: mock-llm [--port N] [--latency-ms N] [--responder echo|pipeline] [--stop REASON]
+const USAGE: &str = "usage: mock-llm [--port N] [--latency-ms N] [--responder echo|pipeline|quirks] [--stop REASON]
                 [--fault KIND [--retry-after SECONDS] [--fault-first N | --fault-every N]] [--verbose]
 
 Serves the OpenAI, Anthropic and Gemini wire formats on 127.0.0.1. The `echo`
 responder (the default) answers every request with its last user message;
 `pipeline` answers orch's default prompts as a cooperative model would (plans,
-verdicts, diffs). --port 0 (the default) lets the OS choose the port.
+verdicts, edits in the edit format the implementer's prompt asks for);
+`quirks` does the same with the quirks of real replies (think blocks, prose
+around, CRLF, fences, trailing spaces). --port 0 (the default) lets the OS
+choose the port.
 
 --stop REASON      end every reply this way: end_turn, max_tokens, refusal,
                    content_filter, or other:VALUE (the vendor's own value)
@@ -108,7 +113,8 @@ impl Args {
         let responder = match self.responder.as_deref() {
             None | Some("echo") => echo,
             Some("pipeline") => pipeline,
-            Some(other) => return Err(format!("--responder: `{other}` is not echo or pipeline")),
+            Some("quirks") => quirks,
+            Some(other) => return Err(format!("--responder: `{other}` is not echo, pipeline or quirks")),
         };
         let stop = self.stop.map(|s| s.parse()).transpose().map_err(|e| format!("--stop: {e}"))?;
         let first = number("--fault-first", self.fault_first)?;

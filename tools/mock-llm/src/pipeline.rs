@@ -53,7 +53,7 @@ pub fn pipeline(request: &MockRequest) -> MockReply {
     } else if system.contains("You are the plan reviewer") {
         review_plan(&task, first_user)
     } else if system.contains("You are the implementer") {
-        implement(&task, first_user)
+        implement(&task, first_user, EditFormat::asked_in(system))
     } else if system.contains("You are the code reviewer") {
         r#"{"verdict": "approved", "concerns": [], "summary": "The change does what the step asks and keeps the public API; the tests cover it."}"#.to_owned()
     } else {
@@ -125,10 +125,132 @@ fn review_plan(task: &TaskLine<'_>, prompt: &str) -> String {
         .to_owned()
 }
 
-/// A change in orch's edit format: each file the step modifies gets a
-/// function added (its whole new content written), each file it creates a
-/// test; the file contents come from the prompt's quoted files.
-fn implement(task: &TaskLine<'_>, prompt: &str) -> String {
+/// The edit format an implementer prompt asks for, told by its grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditFormat {
+    /// SEARCH/REPLACE blocks under a path line.
+    SearchReplace,
+    /// Each file's whole new content in a fence under its path.
+    Whole,
+    /// One `*** Begin Patch` envelope.
+    Patch,
+    /// One JSON object with an `edits` list.
+    Json,
+}
+
+impl EditFormat {
+    /// Its name in orch's configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SearchReplace => "search-replace",
+            Self::Whole => "whole",
+            Self::Patch => "patch",
+            Self::Json => "json",
+        }
+    }
+
+    /// The format orch's implementer prompt (`system`) describes.
+    pub fn asked_in(system: &str) -> Self {
+        if system.contains("SEARCH/REPLACE blocks") {
+            Self::SearchReplace
+        } else if system.contains("*** Begin Patch") {
+            Self::Patch
+        } else if system.contains("complete new content in a fenced block") {
+            Self::Whole
+        } else {
+            Self::Json
+        }
+    }
+}
+
+/// One file a step changes: its content now (none for a new file) and after.
+struct FileChange<'a> {
+    path: &'a str,
+    before: Option<&'a str>,
+    after: String,
+}
+
+/// How many lines of the file's end a SEARCH block or hunk quotes.
+const CONTEXT_LINES: usize = 3;
+
+/// `changes` written in `format`, after a summary.
+fn render(format: EditFormat, summary: &str, changes: &[FileChange<'_>]) -> String {
+    let mut out = format!("{summary}\n\n");
+    match format {
+        EditFormat::Json => {
+            let edits: Vec<serde_json::Value> = changes
+                .iter()
+                .map(|c| serde_json::json!({"op": "write", "path": c.path, "content": c.after}))
+                .collect();
+            return serde_json::to_string_pretty(&serde_json::json!({"summary": summary, "edits": edits}))
+                .expect("changes serialise");
+        }
+        EditFormat::Whole => {
+            for change in changes {
+                let fence = fence_for(&change.after);
+                out.push_str(&format!(
+                    "{}\n{fence}\n{}\n{fence}\n\n",
+                    change.path,
+                    change.after.trim_end_matches('\n')
+                ));
+            }
+        }
+        EditFormat::SearchReplace => {
+            for change in changes {
+                let (search, replace) = tail_and_addition(change);
+                let fence = fence_for(&replace);
+                out.push_str(&format!(
+                    "{}\n{fence}\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n{fence}\n\n",
+                    change.path
+                ));
+            }
+        }
+        EditFormat::Patch => {
+            out.push_str("*** Begin Patch\n");
+            for change in changes {
+                match change.before {
+                    None => {
+                        out.push_str(&format!("*** Add File: {}\n", change.path));
+                        change.after.lines().for_each(|l| out.push_str(&format!("+{l}\n")));
+                    }
+                    Some(_) => {
+                        let (search, replace) = tail_and_addition(change);
+                        out.push_str(&format!("*** Update File: {}\n@@\n", change.path));
+                        search.lines().for_each(|l| out.push_str(&format!(" {l}\n")));
+                        let added = replace.lines().skip(search.lines().count());
+                        added.for_each(|l| out.push_str(&format!("+{l}\n")));
+                    }
+                }
+            }
+            out.push_str("*** End Patch\n");
+        }
+    }
+    out
+}
+
+/// A fence longer than any run of backticks in `text`.
+fn fence_for(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+/// For a file that grows at its end: its last lines, and those lines with
+/// what is added (for a new file: nothing, and the whole content).
+fn tail_and_addition(change: &FileChange<'_>) -> (String, String) {
+    let lines = |text: &str| text.lines().map(|l| format!("{l}\n")).collect::<Vec<_>>();
+    let Some(before) = change.before.filter(|b| !b.trim().is_empty()) else {
+        return (String::new(), lines(&change.after).concat());
+    };
+    let before = lines(before.trim_end());
+    let after = lines(&change.after);
+    let start = before.len().saturating_sub(CONTEXT_LINES);
+    (before[start..].concat(), after[start..].concat())
+}
+
+/// A change in the edit format the prompt asks for: each file the step
+/// modifies gets a function added at its end, each file it creates a test;
+/// the file contents come from the prompt's quoted files.
+fn implement(task: &TaskLine<'_>, prompt: &str, format: EditFormat) -> String {
     let step = prompt.split("Current step:\n").nth(1).unwrap_or_default();
     let head = step.lines().next().unwrap_or_default();
     let (step_id, description) = head.split_once(": ").unwrap_or((head, ""));
@@ -141,9 +263,10 @@ fn implement(task: &TaskLine<'_>, prompt: &str) -> String {
     };
     let quoted = quoted_files(prompt);
     let function = task.id.replace('-', "_");
-    let mut edits = Vec::new();
+    let mut changes = Vec::new();
     for file in listed("Files to modify: ") {
-        let current = quoted.iter().find(|(path, _)| *path == file).map_or("", |(_, content)| content);
+        let before = quoted.iter().find(|(path, _)| *path == file).map(|(_, content)| content.as_str());
+        let current = before.unwrap_or("");
         let addition = if file.ends_with(".md") {
             format!("\n## {}\n\n{description}\n", task.goal.trim_end_matches('.'))
         } else {
@@ -152,22 +275,21 @@ fn implement(task: &TaskLine<'_>, prompt: &str) -> String {
                 step_id.replace('-', "_")
             )
         };
-        let content = format!("{}{addition}", current.trim_end());
-        edits.push(serde_json::json!({"op": "write", "path": file, "content": content}));
+        let after = format!("{}{addition}", current.trim_end());
+        changes.push(FileChange { path: file, before, after });
     }
     for file in listed("Files to create: ") {
-        let content = format!(
+        let after = format!(
             "\"\"\"Tests for {id}.\"\"\"\n\n\ndef test_{function}():\n    assert {function}_step_1()\n",
             id = task.id
         );
-        edits.push(serde_json::json!({"op": "write", "path": file, "content": content}));
+        changes.push(FileChange { path: file, before: None, after });
     }
-    if edits.is_empty() {
-        let file = task.main_file();
-        edits.push(serde_json::json!({"op": "write", "path": file, "content": format!("# {description}\n")}));
+    let main_file = task.main_file();
+    if changes.is_empty() {
+        changes.push(FileChange { path: &main_file, before: None, after: format!("# {description}\n") });
     }
-    serde_json::to_string_pretty(&serde_json::json!({"summary": format!("{step_id}: {description}"), "edits": edits}))
-        .expect("changes serialise")
+    render(format, &format!("{step_id}: {description}"), &changes)
 }
 
 /// The files quoted in an implementer prompt: `--- path` lines, each
@@ -188,6 +310,25 @@ fn quoted_files(prompt: &str) -> Vec<(&str, String)> {
         }
     }
     files
+}
+
+/// [`pipeline`] with the quirks real models add, one per request (chosen
+/// by a hash of the request, so a recording is stable): a `<think>` block
+/// first, prose around the answer, CRLF line ends, a JSON answer in a
+/// Markdown fence, trailing spaces on every line, or none.
+pub fn quirks(request: &MockRequest) -> MockReply {
+    let mut reply = pipeline(request);
+    let last = request.messages.last().map_or("", |(_, content)| content.as_str());
+    let pick = last.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 6;
+    reply.text = match pick {
+        0 => reply.text,
+        1 => format!("<think>\nThe step is clear; I will answer in the format asked for.\n</think>\n{}", reply.text),
+        2 => format!("Sure, here is my answer.\n\n{}\n\nLet me know if anything else is needed.", reply.text),
+        3 => reply.text.replace('\n', "\r\n"),
+        4 if reply.text.starts_with('{') => format!("```json\n{}\n```", reply.text),
+        _ => reply.text.lines().map(|l| format!("{l}  \n")).collect(),
+    };
+    reply
 }
 
 #[cfg(test)]
@@ -231,13 +372,45 @@ mod tests {
     }
 
     #[test]
+    fn implementations_come_in_the_edit_format_asked_for_and_apply() {
+        let user = "Task fix-auth: Fix the timeout\n\nPlan:\n{}\n\nCurrent step:\n\
+                    step-1 (implementation, small): Fix it\nFiles to modify: src/auth.py\n\
+                    Files to create: tests/test_fix_auth.py\n\nThe files as they are now:\n--- src/auth.py\n\
+                    import os\n\nTIMEOUT = 30\nRETRIES = 3\n\n";
+        let before = "import os\n\nTIMEOUT = 30\nRETRIES = 3\n";
+        for format in orch_edits::Format::ALL {
+            let system = format!("You are the implementer ...\n{}", format.instructions());
+            assert_eq!(EditFormat::asked_in(&system).name(), format.name());
+            for responder in [pipeline, quirks] {
+                let reply = responder(&request(&system, user));
+                let change =
+                    orch_edits::parse(format, &reply.text).unwrap_or_else(|e| panic!("{format}: {e}\n{}", reply.text));
+                let read = |path: &str| Ok(Some(before.to_owned()).filter(|_| path == "src/auth.py"));
+                let applied = orch_edits::apply_all(&change.edits, read).unwrap_or_else(|e| panic!("{format}: {e}"));
+                // The quirks may add trailing spaces to the lines written.
+                let auth: String = applied.files["src/auth.py"]
+                    .as_deref()
+                    .unwrap()
+                    .lines()
+                    .map(|l| format!("{}\n", l.trim_end()))
+                    .collect();
+                assert!(
+                    auth.starts_with("import os\n\nTIMEOUT = 30\nRETRIES = 3\n\n\ndef fix_auth_step_1():"),
+                    "{format}: {auth}"
+                );
+                assert!(applied.files["tests/test_fix_auth.py"].as_deref().unwrap().contains("def test_fix_auth"));
+            }
+        }
+    }
+
+    #[test]
     fn implementations_are_edits_to_the_quoted_files() {
         let user = "Task fix-auth: Fix the timeout\n\nPlan:\n{}\n\nCurrent step:\n\
                     step-1 (implementation, small): Fix it\nFiles to modify: src/auth.py\n\
                     Files to create: tests/test_fix_auth.py\n\nThe files as they are now:\n--- src/auth.py\n\
                     TIMEOUT = 30\n\n";
         let reply = pipeline(&request("You are the implementer", user));
-        let change: serde_json::Value = serde_json::from_str(&reply.text).unwrap();
+        let change: serde_json::Value = serde_json::from_str(&reply.text).expect("JSON unless asked otherwise");
         assert_eq!(change["summary"], "step-1: Fix it");
         let edits = change["edits"].as_array().unwrap();
         assert_eq!(edits[0]["path"], "src/auth.py");

@@ -185,6 +185,8 @@ impl Harness {
         let mut settings = LoadedConfig::from_text(None, None).unwrap().settings().unwrap();
         settings.retry.backoff = Backoff::Fixed(Duration::from_millis(1));
         settings.gates = GatePolicy { always: vec!["lint".into()], ..GatePolicy::default() };
+        // The fake implementer answers in JSON.
+        settings.edit_formats = super::edit_format::EditFormats::fixed(crate::workspace::Format::Json);
         let run = store.begin_run("test", None).unwrap().id;
         Self { _dir: dir, store, settings, pricing: BTreeMap::new(), run }
     }
