@@ -206,6 +206,43 @@ async fn each_provider_sends_its_wire_format_with_the_injected_key() {
 }
 
 #[tokio::test]
+async fn a_response_schema_goes_out_as_each_apis_structured_output_and_the_key_from_the_request() {
+    let schema = json!({"type": "object", "properties": {"verdict": {"type": "string", "enum": ["approved", "rejected"]}},
+                        "required": ["verdict"], "additionalProperties": false});
+    for case in cases() {
+        let mock = mock(Vec::new()).await;
+        let plugin = load(&case, &mock, Duration::from_secs(10)).await;
+        let asked = CompletionRequest {
+            model: "gemini-2.5-flash".into(),
+            response_schema: Some(schema.to_string()),
+            idempotency_key: Some("orch-from-the-field".into()),
+            ..request()
+        };
+        plugin.complete(&asked, None).await.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
+        let sent = mock.requests()[0].json();
+        match case.vendor {
+            Vendor::OpenAi => {
+                assert_eq!(
+                    sent["response_format"],
+                    json!({"type": "json_schema", "json_schema": {"name": "response", "strict": true, "schema": schema}})
+                );
+                let header = mock.requests()[0].header("idempotency-key").map(str::to_owned);
+                assert_eq!(header.as_deref(), Some("orch-from-the-field"), "the 0.2 field, not config");
+            }
+            Vendor::Anthropic => {
+                assert_eq!(sent["output_config"], json!({"format": {"type": "json_schema", "schema": schema}}));
+            }
+            Vendor::Gemini => {
+                let config = &sent["generationConfig"];
+                assert_eq!(config["responseMimeType"], "application/json");
+                assert_eq!(config["responseJsonSchema"], schema);
+                assert!(config["thinkingConfig"]["thinkingBudget"].is_u64(), "thinking is bounded: {config}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_rate_limit_waits_its_retry_after_then_succeeds() {
     for case in cases() {
         let mock = mock(vec![Fault::rate_limited(Some("1"))]).await;
