@@ -201,25 +201,26 @@ async fn implement_step<P: Plugins>(
             let route = t.route_recorded(Role::Implementer, site, Some(step_ref)).await?;
             let format = t.shared().settings.edit_formats.for_model(&route.model);
             vars.set("edit_format", format.instructions());
-            routed = Some((route, format));
+            routed = Some((workspace, route, format));
         }
         let messages = TaskRun::<P>::messages(vars.render(&implementer.system), vars.render(&implementer.user));
-        let work = match (&workspace, routed) {
-            (None, _) | (_, None) => {
+        let work = match routed {
+            None => {
                 let reply = t.ask(Role::Implementer, site, Some(step_ref), None, messages, Shape::default()).await?;
                 Work { text: reply.text, model: reply.model }
             }
-            (Some(workspace), Some(routed)) => match ask_change(t, workspace, step_ref, round, messages, routed).await?
-            {
-                Ok(work) => work,
-                Err(problem) => {
-                    let implemented = t.take_round();
-                    t.outcome(Role::Implementer, Some(id), round, implemented, false);
-                    let reason = format!("the implementer's change for step {id} could not be used: {problem}");
-                    let nothing = Work { text: String::new(), model: String::new() };
-                    return human_gate(t, step, workspace.into(), reason, nothing).await;
+            Some((workspace, route, format)) => {
+                match ask_change(t, workspace, step_ref, round, messages, (route, format)).await? {
+                    Ok(work) => work,
+                    Err(problem) => {
+                        let implemented = t.take_round();
+                        t.outcome(Role::Implementer, Some(id), round, implemented, false);
+                        let reason = format!("the implementer's change for step {id} could not be used: {problem}");
+                        let nothing = Work { text: String::new(), model: String::new() };
+                        return human_gate(t, step, workspace.into(), reason, nothing).await;
+                    }
                 }
-            },
+            }
         };
         let implemented = t.take_round();
         t.move_task(TaskState::CodeReview, format!("step {id}"))?;
