@@ -86,6 +86,10 @@ http = ["{}"]
 strong = {{ provider = "openai", model = "gpt-4o" }}
 mid = {{ provider = "openai", model = "gpt-4o-mini" }}
 cheap = {{ provider = "openai", model = "gpt-4.1" }}
+
+[pipeline]
+# The scripted implementer answers in JSON.
+edit_format = "json"
 "#,
         mock.base_url(Vendor::OpenAi),
         mock.origin()

@@ -112,6 +112,8 @@ large = []
 
 [pipeline]
 max_gate_rounds = 2
+# The scripted implementer answers in JSON.
+edit_format = "json"
 
 [retry]
 strategy = "fixed"

@@ -68,8 +68,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let mut config = common::mock_openai_config(&mock.base_url(Vendor::OpenAi), &mock.origin());
         // Plans of `escalate` tasks go to a person after two rejections; no gate needs a tool.
-        config
-            .push_str("[pipeline]\nmax_plan_rounds = 2\n[gates]\ntrivial = []\nsmall = []\nmedium = []\nlarge = []\n");
+        config.push_str("max_plan_rounds = 2\n[gates]\ntrivial = []\nsmall = []\nmedium = []\nlarge = []\n");
         std::fs::write(dir.path().join("orch.toml"), config).unwrap();
         std::fs::write(dir.path().join("tasks.yaml"), TASKS).unwrap();
         common::init_repo(dir.path());

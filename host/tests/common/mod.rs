@@ -43,7 +43,9 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// `orch.toml` lines sending every role to the builtin `openai` provider at
 /// `base_url` (a mock server at `origin`), keyed by `ORCH_TEST_KEY`, with
-/// fast fixed retries.
+/// fast fixed retries, and the implementer answering in JSON (the scripted
+/// replies are JSON edits). It ends inside `[pipeline]`: a caller may add
+/// pipeline keys after it.
 pub fn mock_openai_config(base_url: &str, origin: &str) -> String {
     format!(
         r#"
@@ -62,6 +64,9 @@ cheap = {{ provider = "openai", model = "gpt-4.1" }}
 [retry]
 strategy = "fixed"
 delay_ms = 10
+
+[pipeline]
+edit_format = "json"
 "#
     )
 }
