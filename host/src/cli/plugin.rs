@@ -29,7 +29,7 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Create a new Rust plugin project.
+    /// Create a new plugin project: Rust, Python or JavaScript, for any kind.
     New {
         /// Plugin name (lowercase letters, digits and `-`); also the directory created.
         name: String,
@@ -53,9 +53,9 @@ pub enum PluginCommand {
 pub enum Lang {
     /// Rust, with the orch-sdk crate.
     Rust,
-    /// Python, built with componentize-py (gates).
+    /// Python, built with componentize-py.
     Python,
-    /// JavaScript, built with componentize-js (gates).
+    /// JavaScript, built with componentize-js.
     Js,
 }
 
@@ -81,6 +81,7 @@ pub async fn run(command: PluginCommand, globals: &Globals) -> anyhow::Result<Ex
             };
             println!("created {kind} plugin `{name}` in {}", dir.display());
             println!("build it:  cd {} && {build}", dir.display());
+            println!("load it:   the orch.toml lines are in {}", dir.join("README.md").display());
             Ok(ExitCode::SUCCESS)
         }
     }
