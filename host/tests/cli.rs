@@ -116,6 +116,50 @@ fn broken_plugins_and_configs_fail_with_clear_messages_and_exit_codes() {
 }
 
 #[test]
+fn a_plugin_of_the_wrong_kind_in_a_slot_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tasks.yaml"), TASK).unwrap();
+    common::init_repo(dir.path());
+    let refused = |config: &str, expected: &str| {
+        std::fs::write(dir.path().join("orch.toml"), config).unwrap();
+        let out = orch(dir.path(), &["run", "tasks.yaml"]);
+        assert_eq!(out.status.code(), Some(2), "{config}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{config}: {}", stderr(&out));
+        assert!(!dir.path().join(".orch").exists(), "nothing was written: {config}");
+    };
+    refused(
+        "[pipeline]\nrouter = \"secrets\"\n",
+        "error: invalid config orch.toml: `secrets` is a gate plugin; [pipeline] router needs a router; \
+         configured routers: router-rules\n",
+    );
+    refused("[pipeline]\nrouter = \"mine\"\n", "[pipeline] router = \"mine\" names no configured plugin");
+    refused(
+        "[gates]\nmedium = [\"openai\"]\n",
+        "`openai` is a provider plugin; [gates] medium needs gates; configured gates: diff-limits, secrets",
+    );
+    refused("[plugins.mine]\nbuiltin = \"router\"\n", "[plugins.mine]: builtin = \"router\" is not a builtin plugin");
+
+    // A provider is named by the router at run time: the call fails, saying what the name is.
+    let every_model = "{ provider = \"diff-limits\", model = \"m\" }";
+    let config = format!(
+        "[plugins.router-rules.config.models]\nstrong = {every_model}\nmid = {every_model}\ncheap = {every_model}\n\
+         [retry]\nstrategy = \"immediate\"\n"
+    );
+    std::fs::write(dir.path().join("orch.toml"), config).unwrap();
+    let out = orch(dir.path(), &["run", "tasks.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = orch(dir.path(), &["task", "greet"]);
+    assert!(
+        stdout(&out).contains(
+            "`diff-limits` is a gate plugin; the router's decision needs a provider; \
+             configured providers: anthropic, gemini, openai"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn plugin_new_refuses_bad_names_and_existing_directories() {
     let dir = tempfile::tempdir().unwrap();
     let out = orch(dir.path(), &["plugin", "new", "Bad_Name", "--kind", "router"]);
