@@ -91,6 +91,47 @@ fn plugin_inspect_prints_identity_world_and_requests() {
 }
 
 #[test]
+fn plugin_inspect_resolves_configured_names_and_shows_their_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orch(dir.path(), &["plugin", "inspect", "anthropic"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for fact in [
+        "name:         anthropic",
+        "configured:   [plugins.anthropic] in (built-in defaults): builtin:anthropic",
+        "granted:\n  http:       https://api.anthropic.com\n  secrets:    ANTHROPIC_API_KEY",
+        "limits:       128 MB, 300000 ms per call",
+        "status:       loads with these grants",
+    ] {
+        assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
+    }
+
+    // A second instance of a builtin, described with its own config: what it
+    // asks for follows its base_url, and it is refused without that grant.
+    let config = "[plugins.local]\nbuiltin = \"openai\"\n[plugins.local.config]\nbase_url = \"http://127.0.0.1:11434/v1\"\n\
+                  api_key_secret = \"\"\n[plugins.local.grants]\nhttp = [\"http://127.0.0.1:*\"]\n";
+    std::fs::write(dir.path().join("orch.toml"), config).unwrap();
+    let info = json(&orch(dir.path(), &["plugin", "inspect", "local", "--json"]));
+    assert_eq!(info["name"], "openai");
+    assert_eq!(info["requested"]["http"][0], "http://127.0.0.1:11434");
+    assert_eq!(info["configured"]["name"], "local");
+    assert_eq!(info["configured"]["source"], "builtin:openai");
+    assert_eq!(info["configured"]["grants"]["http"][0], "http://127.0.0.1:*");
+    assert_eq!(info["configured"]["status"], "loaded");
+    std::fs::write(dir.path().join("orch.toml"), config.replace("http = [\"http://127.0.0.1:*\"]\n", "")).unwrap();
+    let out = orch(dir.path(), &["plugin", "inspect", "local"]);
+    assert_eq!(out.status.code(), Some(1), "a configured plugin that would be refused: {}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains("status:       refused: plugin `local` 0.1.0 asks for HTTP access to http://127.0.0.1:11434")
+    );
+
+    let out = orch(dir.path(), &["plugin", "inspect", "nothing"]);
+    assert_eq!(out.status.code(), Some(2), "an unknown name is a usage error: {}", stderr(&out));
+    assert!(stderr(&out).contains("no plugin `nothing` is configured (configured in orch.toml: anthropic, diff-limits, gemini, local, openai, router-rules, secrets)"), "{}", stderr(&out));
+}
+
+#[test]
 fn broken_plugins_and_configs_fail_with_clear_messages_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let out = orch(dir.path(), &["plugin", "inspect", "nowhere.wasm"]);
@@ -302,6 +343,13 @@ fn scaffold_build_and_run_every_kind(lang: &str, prefix: &str, build: fn(&Path, 
     let provider = format!("{prefix}-provider");
     let row = list.as_array().unwrap().iter().find(|p| p["name"] == provider.as_str()).unwrap();
     assert_eq!(row["requested"]["http"][0], "https://api.openai.com");
+    // Inspected by its configured name: with the grants the README's lines give it.
+    let info = json(&orch(dir.path(), &["plugin", "inspect", &provider, "--json"]));
+    let key = format!("{}_API_KEY", provider.replace('-', "_").to_uppercase());
+    assert_eq!((info["kind"].as_str(), info["configured"]["status"].as_str()), (Some("provider"), Some("loaded")));
+    assert_eq!(info["configured"]["grants"]["secrets"], serde_json::json!([key]));
+    let out = orch(dir.path(), &["plugin", "inspect", &format!("{prefix}-router")]);
+    assert!(stdout(&out).contains("status:       loads with these grants"), "{}", stdout(&out));
 
     // A task through them, against the mock LLM server.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -316,7 +364,6 @@ fn scaffold_build_and_run_every_kind(lang: &str, prefix: &str, build: fn(&Path, 
     std::fs::create_dir(&repo).unwrap();
     std::fs::write(repo.join("tasks.yaml"), TASK).unwrap();
     common::init_repo(&repo);
-    let key = format!("{}_API_KEY", provider.replace('-', "_").to_uppercase());
     let run = |args: &[&str]| {
         let mut all = vec!["--config", "../orch.toml"];
         all.extend_from_slice(args);
