@@ -127,23 +127,24 @@ async fn recording_then_replaying_reproduces_the_run_and_the_demo_cassette() {
     let dir = tempfile::tempdir().unwrap();
     let recorded_repo = demo_repo(&dir.path().join("recorded"));
     let replayed_repo = demo_repo(&dir.path().join("replayed"));
-    let (origin, anthropic, gemini) = (mock.origin(), mock.base_url(Vendor::Anthropic), mock.base_url(Vendor::Gemini));
-    // The default routing; only where the providers live and their key change.
+    let (anthropic, gemini) = (mock.base_url(Vendor::Anthropic), mock.base_url(Vendor::Gemini));
+    // The default routing; only where the providers live changes, and they
+    // need no key: what a cassette miss tells you to do, and the README.
     let config = format!(
         r#"
 [plugins.anthropic.config]
 base_url = "{anthropic}"
-api_key_secret = "ORCH_TEST_KEY"
+api_key_secret = ""
 [plugins.anthropic.grants]
-http = ["{origin}"]
-secrets = ["ORCH_TEST_KEY"]
+http = ["http://127.0.0.1:*"]
+secrets = []
 
 [plugins.gemini.config]
 base_url = "{gemini}"
-api_key_secret = "ORCH_TEST_KEY"
+api_key_secret = ""
 [plugins.gemini.grants]
-http = ["{origin}"]
-secrets = ["ORCH_TEST_KEY"]
+http = ["http://127.0.0.1:*"]
+secrets = []
 "#
     );
     std::fs::write(dir.path().join("orch.toml"), config).unwrap();
