@@ -269,7 +269,13 @@ impl LoadedConfig {
         let source = match (&section.path, &section.builtin) {
             (Some(_), Some(_)) => return Err(error("set either `path` or `builtin`, not both".into())),
             (Some(path), None) => PluginSource::File(self.base_dir().join(path)),
-            (None, Some(builtin)) => PluginSource::Builtin(builtin.clone()),
+            (None, Some(builtin)) if builtin::get(builtin).is_some() => PluginSource::Builtin(builtin.clone()),
+            (None, Some(builtin)) => {
+                return Err(error(format!(
+                    "builtin = \"{builtin}\" is not a builtin plugin ({}); set `path` to a .wasm component instead",
+                    builtin::names().collect::<Vec<_>>().join(", ")
+                )));
+            }
             (None, None) if builtin::get(name).is_some() => PluginSource::Builtin(name.to_owned()),
             (None, None) => {
                 return Err(error(format!(

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::store::{JournalEntry, ModelUse};
+use crate::store::{CallStatus, JournalEntry, ModelUse};
 
 use crate::sandbox::{
     CheckRequest, CheckResult, Completion, CompletionRequest, Finding, ModelChoice, RouteDecision, Severity,
@@ -61,7 +61,7 @@ impl CallSite<'_> {
 }
 
 /// Where a journaled call was made, read back from its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeySite<'a> {
     /// The role, or the gate's name.
     pub role: &'a str,
@@ -254,7 +254,7 @@ impl CompletionRecord {
     }
 
     /// Whether the router's first choice served it.
-    fn is_primary(&self) -> bool {
+    pub fn is_primary(&self) -> bool {
         self.route.provider == self.provider && self.route.model == self.asked_model()
     }
 
@@ -286,10 +286,60 @@ impl CompletionRecord {
         let reason = if self.is_primary() {
             self.route.reason.clone()
         } else {
-            format!("fallback from {}/{}", self.route.provider, self.route.model)
+            format!(
+                "fallback from {}/{}, which the router chose: {}",
+                self.route.provider, self.route.model, self.route.reason
+            )
         };
         ModelUse { provider: self.provider.clone(), model: self.model.clone(), reason }
     }
+}
+
+/// What a completion's entry holds while it is in flight, and after it
+/// gave up: the routing decision it was made under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCompletion {
+    /// The decision.
+    pub route: RouteRecord,
+}
+
+/// One routing decision read back from the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed<'a> {
+    /// The entry it was read from: the completion made under it, or the
+    /// decision journaled on its own when no call followed it.
+    pub entry: &'a JournalEntry,
+    /// The decision.
+    pub route: RouteRecord,
+    /// The completion, when the call answered.
+    pub answered: Option<CompletionRecord>,
+}
+
+/// Every routing decision in `journal` (in the order it was made), each
+/// with the call made under it: a completion keeps its route whether its
+/// first choice or a fallback answered, or none did; a decision journaled on
+/// its own (the implementer's) counts once, with its completion.
+pub fn routing_decisions(journal: &[JournalEntry]) -> Vec<Routed<'_>> {
+    let called: std::collections::HashSet<KeySite<'_>> =
+        journal.iter().filter(|e| e.kind == "completion").map(|e| KeySite::parse(&e.key)).collect();
+    journal
+        .iter()
+        .filter_map(|entry| {
+            if entry.kind == "completion" {
+                if entry.status == CallStatus::Done {
+                    let record = CompletionRecord::from_entry(entry).ok()?;
+                    return Some(Routed { entry, route: record.route.clone(), answered: Some(record) });
+                }
+                let pending: PendingCompletion = serde_json::from_value(entry.result.clone()).ok()?;
+                return Some(Routed { entry, route: pending.route, answered: None });
+            }
+            if !entry.key.starts_with("route/") || called.contains(&KeySite::parse(&entry.key)) {
+                return None;
+            }
+            let route = serde_json::from_value(entry.result.clone()).ok()?;
+            Some(Routed { entry, route, answered: None })
+        })
+        .collect()
 }
 
 pub(crate) fn is_zero(n: &u64) -> bool {
@@ -484,7 +534,46 @@ mod tests {
         assert!(stored["route"].get("model").is_none(), "the primary choice is not stored twice: {stored}");
         assert_eq!(CompletionRecord::from_entry(&journaled(&completion.model, stored)).unwrap(), record);
         let fallback = CompletionRecord::new("gemini", "gemini-2.5-pro", &completion, route);
-        assert_eq!(fallback.model_use().reason, "fallback from anthropic/claude-sonnet-4-5");
+        assert_eq!(
+            fallback.model_use().reason,
+            "fallback from anthropic/claude-sonnet-4-5, which the router chose: best reasoning"
+        );
+    }
+
+    #[test]
+    fn every_routing_decision_is_read_back_with_what_answered() {
+        let primary = routed("openai", "gpt-4.1", "cheap is enough");
+        let answered = CompletionRecord::new("openai", "gpt-4.1", &done_by("gpt-4.1"), primary.clone());
+        let fallen_back = routed("anthropic", "claude-sonnet-4-5", "best reasoning");
+        let by_fallback =
+            CompletionRecord::new("gemini", "gemini-2.5-pro", &done_by("gemini-2.5-pro"), fallen_back.clone());
+        let implementer = routed("openai", "gpt-4o", "default implementer");
+        let gave_up = routed("openai", "gpt-4o", "second round");
+        let entry = |key: &str, kind: &str, status: CallStatus, result: serde_json::Value| JournalEntry {
+            status,
+            ..JournalEntry::done(key.into(), kind, "p".into(), result)
+        };
+        let pending = |route: &RouteRecord| serde_json::to_value(PendingCompletion { route: route.clone() }).unwrap();
+        let journal = [
+            entry("complete/planner/-/1.1/a", "completion", CallStatus::Done, answered.to_json()),
+            entry("complete/plan_reviewer/-/1.1/b", "completion", CallStatus::Done, by_fallback.to_json()),
+            entry(
+                "route/implementer/s1/1.1/-",
+                "workspace",
+                CallStatus::Done,
+                serde_json::to_value(&implementer).unwrap(),
+            ),
+            entry("complete/implementer/s1/1.1/c", "completion", CallStatus::Failed, pending(&implementer)),
+            entry("route/implementer/s1/2.1/-", "workspace", CallStatus::Done, serde_json::to_value(&gave_up).unwrap()),
+            entry("check/secrets/-/1.1/d", "check", CallStatus::Done, serde_json::json!({})),
+        ];
+        let decisions = routing_decisions(&journal);
+        let reasons: Vec<&str> = decisions.iter().map(|d| d.route.reason.as_str()).collect();
+        assert_eq!(reasons, ["cheap is enough", "best reasoning", "default implementer", "second round"]);
+        assert_eq!(decisions[1].route, fallen_back, "the route is kept when a fallback answered");
+        assert!(!decisions[1].answered.as_ref().unwrap().is_primary());
+        assert_eq!(decisions[2].entry.key, "complete/implementer/s1/1.1/c", "one decision, with its call");
+        assert!(decisions[2].answered.is_none() && decisions[3].answered.is_none());
     }
 
     #[test]

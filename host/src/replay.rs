@@ -339,13 +339,17 @@ impl<P: Plugins> Offline<P> {
             CallError::new(
                 ErrorKind::Fatal,
                 format!(
-                    "{why}, and {} has no recording of this request ({provider}/{}, fingerprint {}); \
+                    "{why}, and {path} has no recording of this request ({provider}/{}, fingerprint {}); \
                      the prompt, options or model differ from the recorded run. Record it with a key for \
-                     {provider} and `orch run TASKS --record {}`",
-                    self.path.display(),
+                     {provider} and `orch run TASKS --record {path}`, or without keys against the mock LLM \
+                     server: start `cargo run -p orch-mock-llm -- --responder pipeline` (it prints each API's \
+                     base_url), point [plugins.{provider}.config] base_url at it with api_key_secret = \"\", \
+                     grant http = [\"http://127.0.0.1:*\"] under [plugins.{provider}.grants], and run \
+                     `orch run TASKS --record {path}` (the demo's cassette: \
+                     `ORCH_UPDATE_DEMO_CASSETTE=1 cargo test -p orch-host --test offline`)",
                     request.model,
                     fingerprint(request),
-                    self.path.display()
+                    path = self.path.display(),
                 ),
             )
         })?;

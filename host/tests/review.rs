@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use orch_host::state::TaskState;
 use orch_host::store::{SqliteStore, Store, Synchronous};
-use orch_mock_llm::{MockLlm, MockReply, MockRequest, Vendor};
+use orch_mock_llm::{Fault, MockLlm, MockReply, MockRequest, Vendor};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -252,6 +252,18 @@ async fn read_commands_and_the_review_workflow() {
     ] {
         assert!(text.contains(fact), "missing {fact:?} in:\n{text}");
     }
+    // Every routing decision, not only the last per role.
+    let routed: Vec<String> = table_rows(&text, "routing").iter().map(|row| row[..5].join(" ")).collect();
+    assert_eq!(
+        routed,
+        [
+            "planner - 1.1 openai/gpt-4o-mini openai/gpt-4o-mini",
+            "plan_reviewer - 1.1 openai/gpt-4o openai/gpt-4o",
+            "planner - 2.1 openai/gpt-4o-mini openai/gpt-4o-mini",
+            "plan_reviewer - 2.1 openai/gpt-4o openai/gpt-4o",
+        ],
+        "{text}"
+    );
     let export = json(&world.orch(&["task", "escalate-billing", "--json"]).await);
     assert_eq!(export["task"]["state"], "AWAITING_HUMAN");
     assert_eq!(export["journal"].as_array().unwrap().iter().filter(|e| e["kind"] == "completion").count(), 4);
@@ -303,6 +315,62 @@ async fn read_commands_and_the_review_workflow() {
     let worktrees = common::git(world.dir.path(), &["worktree", "list"]);
     assert_eq!(worktrees.lines().count(), 1, "only the main worktree is left: {worktrees}");
     expect_usage_error(&world.orch(&["summary"]).await, "no orch store at");
+}
+
+/// `orch task` shows every routing decision with the router's reason, also
+/// for the calls a fallback model answered, and the decision a call that
+/// gave up was made under.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_routing_decision_is_shown_with_its_reason_when_a_fallback_answers() {
+    let world = World::new(Duration::ZERO).await;
+    let planner = |r: &MockRequest| r.system.as_deref().is_some_and(|s| s.contains("You are the planner"));
+    // The model the router picks for plans of high-risk service work refuses them.
+    world.mock.fault_when(move |r| r.model == "gpt-4o-mini" && planner(r), Fault::status(400));
+    expect(&world.orch(&["run", "tasks.yaml", "--task-id", "escalate-billing"]).await, 1);
+    let out = world.orch(&["task", "escalate-billing"]).await;
+    expect(&out, 0);
+    let text = stdout(&out);
+    let rows = table_rows(&text, "routing");
+    let reason = "high-risk API/service work: strong mid-tier planner (router-rules 0.1.0)";
+    let reviewed = "plan by the strong model: reviewed by mid (router-rules 0.1.0)";
+    let expected = |role: &str, round: &str, chosen: &str, answered: &str, reason: &str| {
+        [role, "-", round, chosen, answered, reason].map(str::to_owned).to_vec()
+    };
+    assert_eq!(
+        rows,
+        [
+            expected("planner", "1.1", "openai/gpt-4o-mini", "openai/gpt-4o (fallback)", reason),
+            // The plan reviewer is chosen for the model that wrote the plan: the fallback.
+            expected("plan_reviewer", "1.1", "openai/gpt-4o-mini", "openai/gpt-4o-mini", reviewed),
+            expected("planner", "2.1", "openai/gpt-4o-mini", "openai/gpt-4o (fallback)", reason),
+            expected("plan_reviewer", "2.1", "openai/gpt-4o-mini", "openai/gpt-4o-mini", reviewed),
+        ],
+        "{text}"
+    );
+    let fallback = "fallback from openai/gpt-4o-mini, which the router chose: high-risk API/service work";
+    assert!(text.contains(fallback), "the model per role keeps the router's reason:\n{text}");
+
+    // A call that gave up shows the decision it was made under.
+    world.mock.clear_faults();
+    world.mock.fault_when(planner, Fault::status(400));
+    expect(&world.orch(&["run", "tasks.yaml", "--task-id", "escalate-search"]).await, 1);
+    let text = stdout(&world.orch(&["task", "escalate-search"]).await);
+    let mut gave_up = expected("planner", "1.1", "openai/gpt-4o-mini", "-", "medium risk: cost-effective planner");
+    gave_up[5].push_str(" (router-rules 0.1.0)");
+    gave_up.push("gave up".to_owned());
+    assert_eq!(table_rows(&text, "routing"), [gave_up], "{text}");
+}
+
+/// The rows of the table under `heading` in `orch task`'s text, each cut
+/// into its cells (separated by two spaces or more).
+fn table_rows(text: &str, heading: &str) -> Vec<Vec<String>> {
+    let Some(section) = text.split(&format!("\n{heading}\n")).nth(1) else { return Vec::new() };
+    let table = section.split("\n\n").next().unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .map(|row| row.split("  ").map(str::trim).filter(|cell| !cell.is_empty()).map(str::to_owned).collect())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use super::output::{print_json, table};
-use super::{Globals, scaffold};
+use super::{Globals, UsageError, scaffold};
 use crate::config::LoadedConfig;
 use crate::sandbox::{Capabilities, Grants, Inspection, LoadedPlugin, PluginSource, Runtime, SandboxError};
 
@@ -21,15 +21,17 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show what a component is and which capabilities it asks for.
+    /// Show what a plugin is and which capabilities it asks for (and, for a
+    /// configured one, what it is granted).
     Inspect {
-        /// A .wasm component file, or `builtin:NAME`.
-        file: String,
+        /// A plugin configured in orch.toml ([plugins.NAME]), a .wasm component file, or `builtin:NAME`.
+        #[arg(value_name = "NAME|FILE")]
+        plugin: String,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Create a new Rust plugin project.
+    /// Create a new plugin project: Rust, Python or JavaScript, for any kind.
     New {
         /// Plugin name (lowercase letters, digits and `-`); also the directory created.
         name: String,
@@ -53,16 +55,16 @@ pub enum PluginCommand {
 pub enum Lang {
     /// Rust, with the orch-sdk crate.
     Rust,
-    /// Python, built with componentize-py (gates).
+    /// Python, built with componentize-py.
     Python,
-    /// JavaScript, built with componentize-js (gates).
+    /// JavaScript, built with componentize-js.
     Js,
 }
 
 pub async fn run(command: PluginCommand, globals: &Globals) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::List { json } => list(globals.config()?, json).await,
-        PluginCommand::Inspect { file, json } => inspect(&file, json).await,
+        PluginCommand::Inspect { plugin, json } => inspect(&plugin, globals, json).await,
         PluginCommand::New { name, kind, lang, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             let build = match lang {
@@ -81,6 +83,7 @@ pub async fn run(command: PluginCommand, globals: &Globals) -> anyhow::Result<Ex
             };
             println!("created {kind} plugin `{name}` in {}", dir.display());
             println!("build it:  cd {} && {build}", dir.display());
+            println!("load it:   the orch.toml lines are in {}", dir.join("README.md").display());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -149,19 +152,124 @@ async fn list(loaded_config: LoadedConfig, as_json: bool) -> anyhow::Result<Exit
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-async fn inspect(file: &str, as_json: bool) -> anyhow::Result<ExitCode> {
-    let source = match file.strip_prefix("builtin:") {
-        Some(name) => PluginSource::Builtin(name.to_owned()),
-        None => PluginSource::File(PathBuf::from(file)),
-    };
+/// What `orch plugin inspect` was asked about.
+enum Target {
+    /// `builtin:NAME` or a file.
+    Component(PluginSource),
+    /// A `[plugins.NAME]` of the configuration.
+    Configured(Box<(crate::sandbox::PluginSpec, LoadedConfig)>),
+}
+
+/// `builtin:NAME`, a configured plugin's name, else a file. A word that is
+/// neither a configured name nor a file is an unknown plugin (exit 2).
+fn target(arg: &str, globals: &Globals) -> anyhow::Result<Target> {
+    if let Some(name) = arg.strip_prefix("builtin:") {
+        return Ok(Target::Component(PluginSource::Builtin(name.to_owned())));
+    }
+    let path = PathBuf::from(arg);
+    if arg.contains('/') || arg.ends_with(".wasm") {
+        return Ok(Target::Component(PluginSource::File(path)));
+    }
+    let config = globals.config()?;
+    if let Some(section) = config.config.plugins.get(arg) {
+        let spec = config.plugin_spec(arg, section)?;
+        return Ok(Target::Configured(Box::new((spec, config))));
+    }
+    if path.exists() {
+        return Ok(Target::Component(PluginSource::File(path)));
+    }
+    let configured = config.config.plugins.keys().cloned().collect::<Vec<_>>().join(", ");
+    Err(UsageError(format!(
+        "no plugin `{arg}` is configured (configured in {}: {configured}) and there is no file {arg}; \
+         inspect a configured name, a .wasm file or builtin:NAME",
+        config.shown_path().display()
+    ))
+    .into())
+}
+
+async fn inspect(arg: &str, globals: &Globals, as_json: bool) -> anyhow::Result<ExitCode> {
+    let target = target(arg, globals)?;
     let runtime = Runtime::builder().build()?;
-    let inspection = runtime.inspect(source).await.with_context(|| format!("inspecting {file}"))?;
+    let (inspection, configured) = match target {
+        Target::Component(source) => {
+            (runtime.inspect(source).await.with_context(|| format!("inspecting {arg}"))?, None)
+        }
+        Target::Configured(configured) => {
+            let (spec, config) = *configured;
+            let grants = spec.grants.clone();
+            let (inspection, plugin, missing) =
+                runtime.inspect_configured(spec).await.with_context(|| format!("inspecting plugin `{arg}`"))?;
+            (inspection, Some(Configured { name: arg, config, grants, plugin, missing }))
+        }
+    };
     if as_json {
-        print_json(&inspection_json(&inspection))?;
+        let mut value = inspection_json(&inspection);
+        if let Some(configured) = &configured {
+            value["configured"] = configured.json();
+        }
+        print_json(&value)?;
     } else {
         print!("{}", inspection_text(&inspection));
+        if let Some(configured) = &configured {
+            print!("{}", configured.text());
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    let refused = configured.as_ref().is_some_and(|c| c.missing.is_some());
+    Ok(if refused { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// A configured plugin as `orch.toml` sets it up: its grants, limits and
+/// whether it loads with them.
+struct Configured<'a> {
+    name: &'a str,
+    config: LoadedConfig,
+    grants: Grants,
+    plugin: LoadedPlugin,
+    missing: Option<SandboxError>,
+}
+
+impl Configured<'_> {
+    fn status(&self) -> String {
+        match &self.missing {
+            None => "loads with these grants".to_owned(),
+            Some(error) => format!("refused: {error}"),
+        }
+    }
+
+    fn json(&self) -> Value {
+        let limits = self.plugin.context().limits;
+        json!({
+            "name": self.name,
+            "config_file": self.config.shown_path().display().to_string(),
+            "source": self.plugin.source(),
+            "grants": grants_json(&self.grants),
+            "limits": { "memory_mb": limits.memory_bytes >> 20, "timeout_ms": limits.timeout.as_millis() },
+            "status": if self.missing.is_none() { "loaded" } else { "error" },
+            "error": self.missing.as_ref().map(ToString::to_string),
+        })
+    }
+
+    fn text(&self) -> String {
+        let g = &self.grants;
+        let list = |items: Vec<String>| if items.is_empty() { "none".to_owned() } else { items.join(", ") };
+        let paths = g.read_paths.iter().map(|p| p.display().to_string()).collect();
+        let commands =
+            g.commands.iter().map(|c| format!("{} {}", c.program, c.args.join(" ")).trim().to_owned()).collect();
+        let limits = self.plugin.context().limits;
+        format!(
+            "configured:   [plugins.{}] in {}: {}\ngranted:\n  http:       {}\n  secrets:    {}\n  read paths: {}\n  commands:   {}\nlimits:       {} MB, {} ms per call\nstatus:       {}\n",
+            self.name,
+            self.config.shown_path().display(),
+            self.plugin.source(),
+            list(g.http.clone()),
+            list(g.secrets.names().map(str::to_owned).collect()),
+            list(paths),
+            list(commands),
+            limits.memory_bytes >> 20,
+            limits.timeout.as_millis(),
+            self.status(),
+        )
+    }
 }
 
 fn inspection_json(i: &Inspection) -> Value {

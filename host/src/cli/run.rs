@@ -1,8 +1,8 @@
 //! `orch run [TASKS] [--task-id ID]` and `orch resume`, both with
 //! `[--concurrency N] [--max-cost USD] [--replay|--record CASSETTE]`: read the
-//! tasks file (before anything is written), add new tasks to the store, load
-//! the plugins, decide where LLM replies come from (providers or a cassette),
-//! drive the tasks and append the run log.
+//! tasks file and load the plugins, each slot checked for its kind (before
+//! anything is written), add new tasks to the store, decide where LLM replies
+//! come from (providers or a cassette), drive the tasks and append the run log.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -118,6 +118,22 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
     {
         return Err(UsageError(format!("no task `{id}` in {}", path.display())).into());
     }
+    // Every plugin loads, and each slot names one of its kind, before the store is touched.
+    let audit = Arc::new(RunLogAudit::default());
+    let runtime = Runtime::builder()
+        .audit(Arc::clone(&audit) as Arc<dyn AuditSink>)
+        .confinement(config.config.sandbox.confinement())
+        .build()?;
+    let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router).await?;
+    plugins.check_gates(&config, &settings.gates)?;
+    let unconfigured: Vec<String> = settings.gates.names().into_iter().filter(|g| !plugins.has_gate(g)).collect();
+    if !unconfigured.is_empty() {
+        eprintln!(
+            "note: [gates] names {}, which no gate plugin is configured for; skipped",
+            unconfigured.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+        );
+        settings.gates.retain(|gate| plugins.has_gate(gate));
+    }
     let store_path = globals.store_path(&config);
     let worktrees = worktrees_dir(&store_path);
     settings.workspaces = Some(Workspaces::open(&repo, &worktrees).await.map_err(|e| UsageError(e.to_string()))?);
@@ -146,20 +162,6 @@ pub async fn run(args: RunArgs, globals: &Globals) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let audit = Arc::new(RunLogAudit::default());
-    let runtime = Runtime::builder()
-        .audit(Arc::clone(&audit) as Arc<dyn AuditSink>)
-        .confinement(config.config.sandbox.confinement())
-        .build()?;
-    let plugins = SandboxPlugins::load(&runtime, &config, &settings.pipeline.router).await?;
-    let unconfigured: Vec<String> = settings.gates.names().into_iter().filter(|g| !plugins.has_gate(g)).collect();
-    if !unconfigured.is_empty() {
-        eprintln!(
-            "note: [gates] names {}, which no gate plugin is configured for; skipped",
-            unconfigured.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
-        );
-        settings.gates.retain(|gate| plugins.has_gate(gate));
-    }
     let previous = store.runs()?.pop().and_then(|run| run.cassette);
     let (mode, cassette) = options.cassette(&config, tasks_file.as_deref(), previous.as_deref());
     let cassette_shown = std::path::absolute(&cassette).unwrap_or_else(|_| cassette.clone()).display().to_string();

@@ -1,7 +1,7 @@
 //! `orch task ID [--approve|--reject|--retry [--comment TEXT]] [--json]` and
 //! `orch import FILE`: everything about one task (goal, state history, plan
-//! and steps, model choices, attempts, review concerns, gate results, every
-//! call and its cost, what was repeated after a kill or set aside by a
+//! and steps, model choices and every routing decision with its reason,
+//! attempts, review concerns, gate results, every call and its cost, what was repeated after a kill or set aside by a
 //! retry, branch and worktree), a person's decision on a waiting task or a
 //! retry of a stopped one, and restoring an exported task.
 
@@ -13,7 +13,7 @@ use clap::{ArgGroup, Args};
 use super::output::{Tone, paint, print_json, rounds, state_tone, table, usd};
 use super::retry::{RetryHow, Stage, retry_one};
 use super::{Globals, UsageError};
-use crate::journal::{CheckRecord, CompletionRecord, KeySite};
+use crate::journal::{CheckRecord, CompletionRecord, KeySite, Routed, routing_decisions};
 use crate::store::{CallStatus, HumanDecision, JournalEntry, Moved, Store, TaskExport, render_iso};
 
 #[derive(Debug, Args)]
@@ -127,6 +127,12 @@ fn describe(export: &TaskExport) -> String {
     if !task.meta.attempts.is_empty() {
         out.push_str(&format!("attempts: {}\n", rounds(&task.meta.attempts)));
     }
+    let routing: Vec<Vec<String>> = routing_decisions(&export.journal).iter().map(routing_row).collect();
+    if !routing.is_empty() {
+        out.push_str(&heading("routing"));
+        let columns = ["ROLE", "STEP", "ROUND", "CHOSEN", "ANSWERED BY", "REASON", "NOTE"];
+        out.push_str(&indent(&table(&columns, &routing)));
+    }
     if !task.meta.concerns.is_empty() {
         out.push_str(&heading("concerns"));
         for concern in &task.meta.concerns {
@@ -202,6 +208,29 @@ fn call_note(entry: &JournalEntry) -> String {
         notes.push(format!("set aside by the retry at #{retry}"));
     }
     notes.join("; ")
+}
+
+/// One routing decision as a row: role, step, round, the router's choice,
+/// what answered (the choice, a fallback, or nothing yet), the router's
+/// reason and what became of the call.
+fn routing_row(decision: &Routed<'_>) -> Vec<String> {
+    let site = KeySite::parse(&decision.entry.key);
+    let route = &decision.route;
+    let answered = match &decision.answered {
+        Some(record) if record.is_primary() => format!("{}/{}", record.provider, record.model),
+        Some(record) => format!("{}/{} (fallback)", record.provider, record.model),
+        None if decision.entry.kind != "completion" => "not asked yet".to_owned(),
+        None => "-".to_owned(),
+    };
+    vec![
+        site.role.to_owned(),
+        site.step.unwrap_or("-").to_owned(),
+        site.round.to_owned(),
+        format!("{}/{}", route.provider, route.model),
+        answered,
+        format!("{} ({})", route.reason, route.router),
+        call_note(decision.entry),
+    ]
 }
 
 /// One completion as a row: role, step, round, model, tokens, cost, time, note.

@@ -107,12 +107,26 @@ impl<P: Plugins> TaskRun<P> {
         EngineError::Corrupt(format!("task `{}`: journal entry {key}: {error}", self.id()))
     }
 
-    /// Commits the `pending` row of call `key` before it starts; how often
-    /// the call has now been started (more than once when killed runs left
-    /// it in flight).
-    async fn start_call(&mut self, key: &str, kind: &str, plugin: &str, model: Option<&str>) -> Result<u32, Halt> {
+    /// Commits the `pending` row of call `key` before it starts, holding
+    /// `route` for a completion (so a call that never answers still shows
+    /// the decision it was made under); how often the call has now been
+    /// started (more than once when killed runs left it in flight).
+    async fn start_call(
+        &mut self,
+        key: &str,
+        kind: &str,
+        plugin: &str,
+        model: Option<&str>,
+        route: Option<&RouteRecord>,
+    ) -> Result<u32, Halt> {
         let starts = self.in_flight.remove(key).map_or(1, |n| n + 1);
-        self.remember(JournalEntry::pending(key.to_owned(), kind, plugin.to_owned(), model.map(str::to_owned), starts));
+        let mut entry =
+            JournalEntry::pending(key.to_owned(), kind, plugin.to_owned(), model.map(str::to_owned), starts);
+        if let Some(route) = route {
+            let pending = journal::PendingCompletion { route: route.clone() };
+            entry.result = serde_json::to_value(pending).expect("route records serialise");
+        }
+        self.remember(entry);
         self.flush().await?;
         Ok(starts)
     }
@@ -187,7 +201,7 @@ impl<P: Plugins> TaskRun<P> {
         if let Some(reason) = self.unpriced_under_budget(&route) {
             return Err(self.fail(reason).await);
         }
-        let starts = self.start_call(&key, "completion", &route.provider, Some(&route.model)).await?;
+        let starts = self.start_call(&key, "completion", &route.provider, Some(&route.model), Some(&route)).await?;
         let idempotency_key = journal::idempotency_key(self.id(), self.created_ms, self.retries, &key);
         request.idempotency_key = Some(idempotency_key.clone());
         let step_id = step.map(|s| s.id);
@@ -397,7 +411,7 @@ impl<P: Plugins> TaskRun<P> {
         if let Some(entry) = self.journal.get(&key) {
             return serde_json::from_value(entry.result.clone()).map_err(|e| self.unreadable(&key, e).into());
         }
-        let starts = self.start_call(&key, "check", gate, None).await?;
+        let starts = self.start_call(&key, "check", gate, None, None).await?;
         let shared = Arc::clone(&self.shared);
         let started = Instant::now();
         let mut notices = Vec::new();

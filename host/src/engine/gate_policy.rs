@@ -83,6 +83,17 @@ impl GatePolicy {
         names
     }
 
+    /// Each list with its key in `[gates]`.
+    pub fn lists(&self) -> [(&'static str, &[String]); 5] {
+        [
+            ("always", &self.always),
+            ("trivial", &self.trivial),
+            ("small", &self.small),
+            ("medium", &self.medium),
+            ("large", &self.large),
+        ]
+    }
+
     /// The policy without the gates `keep` rejects (e.g. ones no plugin is
     /// configured for).
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {

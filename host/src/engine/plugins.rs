@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::config::LoadedConfig;
+use super::GatePolicy;
+use crate::config::{ConfigError, LoadedConfig};
 use crate::retry::{CallError, ErrorKind};
 use crate::sandbox::{
     CheckRequest, CheckResult, Completion, CompletionRequest, LoadedPlugin, PluginKind, RouteDecision, RouteRequest,
@@ -54,16 +55,36 @@ pub struct SandboxPlugins {
     router: Arc<LoadedPlugin>,
     providers: BTreeMap<String, Arc<LoadedPlugin>>,
     gates: BTreeMap<String, Arc<LoadedPlugin>>,
+    /// Every configured plugin's kind, by name: what a slot naming a plugin
+    /// of another kind is told.
+    kinds: BTreeMap<String, PluginKind>,
 }
 
 fn label(plugin: &LoadedPlugin) -> String {
     format!("{} {}", plugin.context().id().name, plugin.info().version)
 }
 
+/// `router`, `provider` or `gate`.
+fn kind_name(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::Router => "router",
+        PluginKind::Provider => "provider",
+        PluginKind::Gate => "gate",
+    }
+}
+
+/// The names in `names`, or `none`.
+fn listed<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+}
+
 impl SandboxPlugins {
-    /// Loads every configured plugin; `router` must be among them.
+    /// Loads every configured plugin; `router` must be among them, and be a
+    /// router (a configuration error, naming what it is, otherwise).
     pub async fn load(runtime: &Runtime, config: &LoadedConfig, router: &str) -> anyhow::Result<Self> {
         let mut by_kind: [BTreeMap<String, Arc<LoadedPlugin>>; 3] = Default::default();
+        let mut kinds = BTreeMap::new();
         for spec in config.plugin_specs()? {
             let name = spec.name.clone();
             let plugin = runtime.load(spec).await.with_context(|| format!("while loading plugin `{name}`"))?;
@@ -72,16 +93,46 @@ impl SandboxPlugins {
                 PluginKind::Provider => 1,
                 PluginKind::Gate => 2,
             };
+            kinds.insert(name.clone(), plugin.info().kind);
             by_kind[slot].insert(name, Arc::new(plugin));
         }
         let [mut routers, providers, gates] = by_kind;
-        let router = routers.remove(router).with_context(|| {
-            format!(
-                "[pipeline] router = \"{router}\" is not a configured router plugin in {}",
-                config.shown_path().display()
-            )
-        })?;
-        Ok(Self { router, providers, gates })
+        let configured = listed(routers.keys());
+        let Some(router) = routers.remove(router) else {
+            let message = match kinds.get(router) {
+                Some(kind) => format!(
+                    "`{router}` is a {} plugin; [pipeline] router needs a router; configured routers: {configured}",
+                    kind_name(*kind)
+                ),
+                None => format!(
+                    "[pipeline] router = \"{router}\" names no configured plugin; configured routers: {configured} \
+                     (a router of your own needs [plugins.{router}] with the path of its .wasm)"
+                ),
+            };
+            return Err(ConfigError::Invalid { path: config.shown_path(), message }.into());
+        };
+        Ok(Self { router, providers, gates, kinds })
+    }
+
+    /// Refuses a `[gates]` list naming a plugin that is not a gate (a name
+    /// no plugin is configured for is not this error: it is skipped).
+    pub fn check_gates(&self, config: &LoadedConfig, policy: &GatePolicy) -> Result<(), ConfigError> {
+        for (list, names) in policy.lists() {
+            for name in names {
+                match self.kinds.get(name) {
+                    Some(kind) if *kind != PluginKind::Gate => {
+                        let message = format!(
+                            "`{name}` is a {} plugin; [gates] {list} needs gates; configured gates: {}",
+                            kind_name(*kind),
+                            listed(self.gates.keys())
+                        );
+                        return Err(ConfigError::Invalid { path: config.shown_path(), message });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether a gate plugin named `name` is configured.
@@ -101,20 +152,30 @@ impl SandboxPlugins {
             .collect()
     }
 
+    /// The plugin of `kind` named `name`; a name of another kind says what it is.
     fn named<'a>(
+        &self,
         map: &'a BTreeMap<String, Arc<LoadedPlugin>>,
-        kind: &str,
+        kind: PluginKind,
         name: &str,
     ) -> Result<&'a LoadedPlugin, CallError> {
         map.get(name).map(|p| &**p).ok_or_else(|| {
-            let known = map.keys().cloned().collect::<Vec<_>>().join(", ");
-            CallError::new(
-                ErrorKind::Fatal,
-                format!(
-                    "no {kind} plugin `{name}` is configured (configured: {}); add [plugins.{name}] to orch.toml",
-                    if known.is_empty() { "none" } else { &known }
+            let wanted = kind_name(kind);
+            let configured = listed(map.keys());
+            let slot = match kind {
+                PluginKind::Provider => "the router's decision",
+                _ => "a [gates] list",
+            };
+            let message = match self.kinds.get(name) {
+                Some(other) => format!(
+                    "`{name}` is a {} plugin; {slot} needs a {wanted}; configured {wanted}s: {configured}",
+                    kind_name(*other)
                 ),
-            )
+                None => format!(
+                    "no {wanted} plugin `{name}` is configured (configured: {configured}); add [plugins.{name}] to orch.toml"
+                ),
+            };
+            CallError::new(ErrorKind::Fatal, message)
         })
     }
 }
@@ -131,7 +192,7 @@ impl Plugins for SandboxPlugins {
         request: &CompletionRequest,
         idempotency_key: &str,
     ) -> Result<Served<Completion>, CallError> {
-        let plugin = Self::named(&self.providers, "provider", provider)?;
+        let plugin = self.named(&self.providers, PluginKind::Provider, provider)?;
         let value = plugin.complete(request, Some(idempotency_key)).await?;
         Ok(Served { value, plugin: label(plugin) })
     }
@@ -147,7 +208,7 @@ impl Plugins for SandboxPlugins {
     }
 
     async fn check(&self, gate: &str, request: &CheckRequest) -> Result<Served<CheckResult>, CallError> {
-        let plugin = Self::named(&self.gates, "gate", gate)?;
+        let plugin = self.named(&self.gates, PluginKind::Gate, gate)?;
         let value = plugin.check(request).await?;
         Ok(Served { value, plugin: label(plugin) })
     }

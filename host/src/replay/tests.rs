@@ -114,6 +114,18 @@ async fn recorded_replies_replay_without_calling_the_provider() {
     assert_eq!(miss.kind, ErrorKind::Fatal);
     let fp = fingerprint(&request("claude-sonnet-4-5", "plan task z"));
     assert!(miss.message.contains(&fp) && miss.message.contains("--record"), "{}", miss.message);
+    let path_shown = path.display().to_string();
+    for how in [
+        // With a key for the provider ...
+        format!("Record it with a key for anthropic and `orch run TASKS --record {path_shown}`"),
+        // ... or without keys, against the mock LLM server.
+        "without keys against the mock LLM server: start `cargo run -p orch-mock-llm -- --responder pipeline`".into(),
+        "point [plugins.anthropic.config] base_url at it with api_key_secret = \"\"".into(),
+        "grant http = [\"http://127.0.0.1:*\"] under [plugins.anthropic.grants]".into(),
+        "`ORCH_UPDATE_DEMO_CASSETTE=1 cargo test -p orch-host --test offline`".into(),
+    ] {
+        assert!(miss.message.contains(&how), "missing {how:?} in: {}", miss.message);
+    }
 
     // Recording again appends only what is new.
     let again = offline(ReplayMode::Record, &path, &[]);

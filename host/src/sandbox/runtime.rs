@@ -306,16 +306,40 @@ impl Runtime {
     /// nothing beyond its grants.
     pub async fn load(&self, spec: PluginSpec) -> Result<LoadedPlugin, SandboxError> {
         let plugin = self.load_unchecked(spec).await?;
-        let context = &plugin.prepared.context;
-        if let Some(missing) = context.grants.missing(&plugin.info.capabilities) {
-            return Err(SandboxError::MissingGrant {
-                plugin: context.id(),
-                config_name: context.name.clone(),
-                capability: missing.capability,
-                hint: missing.hint,
-            });
+        match Self::missing_grant(&plugin) {
+            Some(missing) => Err(missing),
+            None => Ok(plugin),
         }
-        Ok(plugin)
+    }
+
+    /// What a configured plugin is: described with its own config (what it
+    /// asks for may depend on it), and the grant it lacks, if any, as the
+    /// error [`load`](Self::load) would give.
+    pub async fn inspect_configured(
+        &self,
+        spec: PluginSpec,
+    ) -> Result<(Inspection, LoadedPlugin, Option<SandboxError>), SandboxError> {
+        let plugin = self.load_unchecked(spec).await?;
+        let inspection = Inspection {
+            info: plugin.info.clone(),
+            identity: plugin.identity.clone(),
+            sha256: plugin.sha256.clone(),
+            size_bytes: plugin.size_bytes,
+        };
+        let missing = Self::missing_grant(&plugin);
+        Ok((inspection, plugin, missing))
+    }
+
+    /// The first capability `plugin` asks for that its grants do not cover.
+    fn missing_grant(plugin: &LoadedPlugin) -> Option<SandboxError> {
+        let context = &plugin.prepared.context;
+        let missing = context.grants.missing(&plugin.info.capabilities)?;
+        Some(SandboxError::MissingGrant {
+            plugin: context.id(),
+            config_name: context.name.clone(),
+            capability: missing.capability,
+            hint: missing.hint,
+        })
     }
 
     /// Everything `load` does except comparing requests with grants, within

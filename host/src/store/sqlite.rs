@@ -484,7 +484,8 @@ fn journal_entry(
             .prepare_cached(&format!(
                 "{JOURNAL_INSERT} ON CONFLICT (task_id, key) WHERE superseded_by IS NULL DO UPDATE SET
                  status = 'pending', starts = excluded.starts, started_ms = excluded.started_ms, at_ms = excluded.at_ms,
-                 run_id = excluded.run_id, plugin = excluded.plugin, model = excluded.model, at_seq = excluded.at_seq
+                 run_id = excluded.run_id, plugin = excluded.plugin, model = excluded.model, result = excluded.result,
+                 text = excluded.text, at_seq = excluded.at_seq
                  WHERE journal.status <> 'done'"
             ))?
             .execute(rusqlite::params_from_iter(journal_params(task, run, entry, at_ms)))?,

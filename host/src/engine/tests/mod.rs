@@ -510,7 +510,14 @@ async fn fallbacks_are_tried_in_the_routers_order() {
         .collect();
     assert_eq!(planner_models, ["primary-planner", "backup", "last-resort"]);
     let model = &h.store.task("a").unwrap().meta.models["planner"];
-    assert_eq!((model.model.as_str(), model.reason.as_str()), ("last-resort", "fallback from fake/primary-planner"));
+    let reason = "fallback from fake/primary-planner, which the router chose: test";
+    assert_eq!((model.model.as_str(), model.reason.as_str()), ("last-resort", reason));
+    // The journal keeps the router's decision with the completion a fallback made.
+    let journal = h.store.journal("a").unwrap();
+    let planner =
+        crate::journal::routing_decisions(&journal).into_iter().find(|d| d.entry.key.contains("planner")).unwrap();
+    assert_eq!((planner.route.model.as_str(), planner.route.reason.as_str()), ("primary-planner", "test"));
+    assert_eq!(planner.answered.unwrap().model, "last-resort");
 }
 
 #[tokio::test]
