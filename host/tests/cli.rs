@@ -357,8 +357,8 @@ fn scaffold_build_and_run_every_kind(lang: &str, prefix: &str, build: fn(&Path, 
     let config = config
         .replace("\"https://api.openai.com/v1\"", &format!("{:?}", mock.base_url(Vendor::OpenAi)))
         .replace("\"https://api.openai.com\"", &format!("{:?}", mock.origin()))
-        .replace("\"anthropic/claude-sonnet-4-5\"", &format!("\"{provider}/gpt-4o\""))
-        .replace("\"gemini/gemini-2.5-flash\"", &format!("\"{provider}/gpt-4o-mini\""));
+        .replace("\"anthropic/claude-sonnet-5-5\"", &format!("\"{provider}/gpt-4o\""))
+        .replace("\"gemini/gemini-3.5-flash-lite\"", &format!("\"{provider}/gpt-4o-mini\""));
     std::fs::write(dir.path().join("orch.toml"), config).unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
