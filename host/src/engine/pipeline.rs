@@ -320,24 +320,18 @@ async fn ask_change<P: Plugins>(
     workspace: &change::Workspace,
     step: StepRef<'_>,
     round: u32,
-    mut messages: Vec<Message>,
+    messages: Vec<Message>,
     (route, format): (RouteRecord, Format),
 ) -> Result<Result<Work, String>, Halt> {
-    let max_attempts = t.shared().settings.pipeline.max_format_attempts;
-    let mut limit = max_attempts;
-    let mut shape = Shape { json: format == Format::Json, schema: None, max_tokens: None, route: Some(&route) };
-    let mut attempt = 1;
+    let shape = Shape { json: format == Format::Json, schema: None, max_tokens: None, route: Some(&route) };
+    let mut tries = Tries::new(t, messages, shape);
     loop {
-        let site = CallSite { role: role_name(Role::Implementer), step: Some(step.id), round, attempt };
-        let reply = t.ask(Role::Implementer, site, Some(step), None, messages.clone(), shape).await?;
-        let stopped = Stopped::from_reason(&reply.stop_reason, &reply.text);
-        if stopped == Some(Stopped::Truncated) && more_room(t, &mut shape, Role::Implementer, Some(step)) {
-            continue;
-        }
+        let (reply, stopped) = tries.ask(t, Role::Implementer, round, Some(step), None).await?;
         let problem = match stopped {
             Some(stopped) => stopped.to_string(),
             None => {
-                match change::apply(t, workspace, step.id, &format!("{round}.{attempt}"), &reply.text, format).await? {
+                let tag = format!("{round}.{}", tries.attempt);
+                match change::apply(t, workspace, step.id, &tag, &reply.text, format).await? {
                     Ok((summary, diff)) => {
                         let text = format!("{summary}\n\n```diff\n{diff}\n```");
                         return Ok(Ok(Work { text, model: reply.model }));
@@ -346,19 +340,15 @@ async fn ask_change<P: Plugins>(
                 }
             }
         };
-        if attempt >= limit && !t.extend(&mut limit, max_attempts) {
-            return Ok(Err(format!("{problem} (after {attempt} tries)")));
-        }
         let feedback = format!("Your change could not be used. {problem}");
-        ask_again(&mut messages, reply.text, feedback);
-        attempt += 1;
+        if let Some(last) = tries.failed(t, reply.text, &problem, feedback) {
+            return Ok(Err(last));
+        }
     }
 }
 
 /// Asks `role` for a JSON answer following `schema` and parses it, feeding
 /// problems back; `Ok(Err)` carries the last problem when every try failed.
-/// A reply cut off at the token limit is asked again with twice the room,
-/// up to `[pipeline] max_tokens_ceiling`, without using up a try.
 #[allow(clippy::too_many_arguments)]
 async fn ask_parsed<P: Plugins, T>(
     t: &mut TaskRun<P>,
@@ -371,18 +361,10 @@ async fn ask_parsed<P: Plugins, T>(
     schema: &'static str,
     parse: fn(&str) -> Result<T, String>,
 ) -> Result<Result<(T, CompletionRecord), String>, Halt> {
-    let max_attempts = t.shared().settings.pipeline.max_format_attempts;
-    let mut messages = TaskRun::<P>::messages(vars.render(&template.system), vars.render(&template.user));
-    let mut limit = max_attempts;
-    let mut shape = Shape { json: true, schema: Some(schema), max_tokens: None, route: None };
-    let mut attempt = 1;
+    let messages = TaskRun::<P>::messages(vars.render(&template.system), vars.render(&template.user));
+    let mut tries = Tries::new(t, messages, Shape { json: true, schema: Some(schema), max_tokens: None, route: None });
     loop {
-        let site = CallSite { role: role_name(role), step: step.map(|s| s.id), round, attempt };
-        let reply = t.ask(role, site, step, author, messages.clone(), shape).await?;
-        let stopped = Stopped::from_reason(&reply.stop_reason, &reply.text);
-        if stopped == Some(Stopped::Truncated) && more_room(t, &mut shape, role, step) {
-            continue;
-        }
+        let (reply, stopped) = tries.ask(t, role, round, step, author).await?;
         let error = match stopped {
             Some(stopped) => stopped.to_string(),
             None => match parse(&reply.text) {
@@ -390,15 +372,68 @@ async fn ask_parsed<P: Plugins, T>(
                 Err(error) => error,
             },
         };
-        if attempt >= limit && !t.extend(&mut limit, max_attempts) {
-            return Ok(Err(format!("{error} (after {attempt} tries)")));
+        let feedback = format!("Your reply could not be used: {error}. Reply again with only the JSON object.");
+        if let Some(last) = tries.failed(t, reply.text, &error, feedback) {
+            return Ok(Err(last));
         }
-        ask_again(
-            &mut messages,
-            reply.text,
-            format!("Your reply could not be used: {error}. Reply again with only the JSON object."),
-        );
-        attempt += 1;
+    }
+}
+
+/// The tries of one round of a role, shared by every way a reply is used:
+/// the conversation so far, the call's shape, and the count against
+/// `max_format_attempts`.
+struct Tries<'a> {
+    messages: Vec<Message>,
+    shape: Shape<'a>,
+    attempt: u32,
+    limit: u32,
+    max_attempts: u32,
+}
+
+impl<'a> Tries<'a> {
+    fn new<P: Plugins>(t: &TaskRun<P>, messages: Vec<Message>, shape: Shape<'a>) -> Self {
+        let max_attempts = t.shared().settings.pipeline.max_format_attempts;
+        Self { messages, shape, attempt: 1, limit: max_attempts, max_attempts }
+    }
+
+    /// The reply of this try, and how it stopped when that makes it unusable.
+    /// A reply cut off at the token limit is asked again with twice the room,
+    /// up to `[pipeline] max_tokens_ceiling`, without using up a try.
+    async fn ask<P: Plugins>(
+        &mut self,
+        t: &mut TaskRun<P>,
+        role: Role,
+        round: u32,
+        step: Option<StepRef<'_>>,
+        author: Option<&str>,
+    ) -> Result<(CompletionRecord, Option<Stopped>), Halt> {
+        loop {
+            let site = CallSite { role: role_name(role), step: step.map(|s| s.id), round, attempt: self.attempt };
+            let reply = t.ask(role, site, step, author, self.messages.clone(), self.shape).await?;
+            let stopped = Stopped::from_reason(&reply.stop_reason, &reply.text);
+            if stopped == Some(Stopped::Truncated) && more_room(t, &mut self.shape, role, step) {
+                continue;
+            }
+            return Ok((reply, stopped));
+        }
+    }
+
+    /// Counts a try whose reply could not be used: the last problem once
+    /// every try is used up, else `None` with the reply and `feedback` added
+    /// to the conversation for the next try.
+    fn failed<P: Plugins>(
+        &mut self,
+        t: &mut TaskRun<P>,
+        reply: String,
+        problem: &str,
+        feedback: String,
+    ) -> Option<String> {
+        if self.attempt >= self.limit && !t.extend(&mut self.limit, self.max_attempts) {
+            return Some(format!("{problem} (after {} tries)", self.attempt));
+        }
+        ask_again(&mut self.messages, reply, feedback);
+        self.attempt += 1;
+        None
     }
 }
 
