@@ -131,7 +131,7 @@ impl Plugins for Canned {
         Ok(Served { value, plugin: "canned 1".into() })
     }
 
-    async fn complete(&self, _: &str, request: &CompletionRequest, _: &str) -> Result<Served<Completion>, CallError> {
+    async fn complete(&self, _: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
         let value = Completion {
             text: reply_for(&request.messages[0].content, 0),
             usage: Usage { input_tokens: 1500, output_tokens: 400, cached_input_tokens: 0, cache_write_tokens: 0 },

@@ -362,16 +362,11 @@ impl<P: Plugins> Plugins for Offline<P> {
         self.inner.route(request).await
     }
 
-    async fn complete(
-        &self,
-        provider: &str,
-        request: &CompletionRequest,
-        idempotency_key: &str,
-    ) -> Result<Served<Completion>, CallError> {
+    async fn complete(&self, provider: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
         if self.replay_all || self.replayed.contains_key(provider) {
             return self.replay(provider, request);
         }
-        let served = self.inner.complete(provider, request, idempotency_key).await?;
+        let served = self.inner.complete(provider, request).await?;
         if let Some(recorder) = &self.recorder
             && let Err(e) = recorder.append(provider, request, &served.value)
         {

@@ -53,7 +53,7 @@ async fn a_0_1_provider_completes_and_gets_its_idempotency_key_from_config() {
         response_schema: Some(r#"{"type":"object"}"#.into()),
         idempotency_key: Some("orch-abc".into()),
     };
-    let completion = provider.complete(&request("hello"), Some("orch-abc")).await.expect("it completes");
+    let completion = provider.complete(&request("hello")).await.expect("it completes");
     assert_eq!(completion.text, "user: hello | max Some(512) | json true | key orch-abc");
     assert_eq!(completion.model, "m-2");
     assert_eq!(
@@ -62,7 +62,7 @@ async fn a_0_1_provider_completes_and_gets_its_idempotency_key_from_config() {
     );
     assert_eq!(completion.usage.cache_write_tokens, 0, "0.1 does not report cache writes");
     assert_eq!(completion.stop_reason, StopReason::EndTurn);
-    let filtered = provider.complete(&request("filter me"), None).await.unwrap();
+    let filtered = provider.complete(&request("filter me")).await.unwrap();
     assert_eq!(filtered.stop_reason, StopReason::ContentFilter);
 }
 

@@ -163,7 +163,7 @@ async fn with_retry(plugin: &LoadedPlugin) -> (Result<Completion, retry::GaveUp>
     let request = request();
     let result = retry::retry(
         &policy,
-        |_| async { plugin.complete(&request, None).await.map_err(CallError::from) },
+        |_| async { plugin.complete(&request).await.map_err(CallError::from) },
         |n| notices.push((n.error.kind, n.delay)),
     )
     .await;
@@ -176,7 +176,8 @@ async fn each_provider_sends_its_wire_format_with_the_injected_key() {
         let mock = mock(Vec::new()).await;
         let plugin = load(&case, &mock, Duration::from_secs(10)).await;
         let completion =
-            plugin.complete(&request(), Some("orch-0123")).await.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
+            plugin.complete(&CompletionRequest { idempotency_key: Some("orch-0123".into()), ..request() }).await;
+        let completion = completion.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
         assert_eq!(completion.text, "{\"steps\": []}", "{}", case.builtin);
         let Usage { input_tokens, output_tokens, cached_input_tokens, .. } = completion.usage;
         assert_eq!(
@@ -218,7 +219,7 @@ async fn a_response_schema_goes_out_as_each_apis_structured_output_and_the_key_f
             idempotency_key: Some("orch-from-the-field".into()),
             ..request()
         };
-        plugin.complete(&asked, None).await.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
+        plugin.complete(&asked).await.unwrap_or_else(|e| panic!("{}: {e}", case.builtin));
         let sent = mock.requests()[0].json();
         match case.vendor {
             Vendor::OpenAi => {
@@ -271,7 +272,7 @@ async fn server_errors_and_timeouts_are_retried() {
         let request = request();
         let result = retry::retry(
             &policy,
-            |_| async { plugin.complete(&request, None).await.map_err(CallError::from) },
+            |_| async { plugin.complete(&request).await.map_err(CallError::from) },
             |n| kinds.push((n.error.kind, n.error.message.clone())),
         )
         .await;

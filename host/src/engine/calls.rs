@@ -202,8 +202,7 @@ impl<P: Plugins> TaskRun<P> {
             return Err(self.fail(reason).await);
         }
         let starts = self.start_call(&key, "completion", &route.provider, Some(&route.model), Some(&route)).await?;
-        let idempotency_key = journal::idempotency_key(self.id(), self.created_ms, self.retries, &key);
-        request.idempotency_key = Some(idempotency_key.clone());
+        request.idempotency_key = Some(journal::idempotency_key(self.id(), self.created_ms, self.retries, &key));
         let step_id = step.map(|s| s.id);
         let shared = Arc::clone(&self.shared);
         let started = Instant::now();
@@ -223,7 +222,7 @@ impl<P: Plugins> TaskRun<P> {
                 &shared.settings.retry,
                 |_| async {
                     let _permit = shared.limits.acquire(&choice.provider).await;
-                    shared.plugins.complete(&choice.provider, &request, &idempotency_key).await
+                    shared.plugins.complete(&choice.provider, &request).await
                 },
                 |n| {
                     notices.push(format!(

@@ -30,12 +30,11 @@ pub trait Plugins: Send + Sync + 'static {
     /// Picks a model for a role.
     fn route(&self, request: &RouteRequest) -> impl Future<Output = Result<Served<RouteDecision>, CallError>> + Send;
     /// Asks provider plugin `provider` for a completion; a provider whose API
-    /// takes an idempotency key may send `idempotency_key` as one.
+    /// takes an idempotency key may send the request's as one.
     fn complete(
         &self,
         provider: &str,
         request: &CompletionRequest,
-        idempotency_key: &str,
     ) -> impl Future<Output = Result<Served<Completion>, CallError>> + Send;
     /// Who gate `gate` is and how it is configured, as text that changes
     /// when either does (its recorded results then no longer hold).
@@ -186,14 +185,9 @@ impl Plugins for SandboxPlugins {
         Ok(Served { value, plugin: label(&self.router) })
     }
 
-    async fn complete(
-        &self,
-        provider: &str,
-        request: &CompletionRequest,
-        idempotency_key: &str,
-    ) -> Result<Served<Completion>, CallError> {
+    async fn complete(&self, provider: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
         let plugin = self.named(&self.providers, PluginKind::Provider, provider)?;
-        let value = plugin.complete(request, Some(idempotency_key)).await?;
+        let value = plugin.complete(request).await?;
         Ok(Served { value, plugin: label(plugin) })
     }
 

@@ -16,12 +16,7 @@ impl Plugins for Counting {
         unreachable!("not used")
     }
 
-    async fn complete(
-        &self,
-        provider: &str,
-        request: &CompletionRequest,
-        _: &str,
-    ) -> Result<Served<Completion>, CallError> {
+    async fn complete(&self, provider: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(Served {
             value: Completion {
@@ -93,9 +88,9 @@ async fn recorded_replies_replay_without_calling_the_provider() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/demo.cassette.jsonl");
     let recording = offline(ReplayMode::Record, &path, &[]);
-    let live = recording.complete("anthropic", &request("claude-sonnet-4-5", "plan task a"), "key").await.unwrap();
-    recording.complete("anthropic", &request("claude-sonnet-4-5", "plan task a"), "key").await.unwrap();
-    recording.complete("gemini", &request("gemini-2.5-flash", "review it"), "key").await.unwrap();
+    let live = recording.complete("anthropic", &request("claude-sonnet-4-5", "plan task a")).await.unwrap();
+    recording.complete("anthropic", &request("claude-sonnet-4-5", "plan task a")).await.unwrap();
+    recording.complete("gemini", &request("gemini-2.5-flash", "review it")).await.unwrap();
     assert_eq!(calls(&recording), 3, "record mode calls the provider every time");
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 2, "a request is recorded once:\n{text}");
@@ -105,12 +100,12 @@ async fn recorded_replies_replay_without_calling_the_provider() {
     assert_eq!(first["completion"]["stop_reason"], "max_tokens");
 
     let replaying = offline(ReplayMode::Replay, &path, &[]);
-    let replayed = replaying.complete("openai", &request("claude-sonnet-4-5", "plan task a"), "key").await.unwrap();
+    let replayed = replaying.complete("openai", &request("claude-sonnet-4-5", "plan task a")).await.unwrap();
     assert_eq!(calls(&replaying), 0);
     assert_eq!(format!("{:?}", replayed.value), format!("{:?}", live.value), "text, usage, stop reason and model");
     assert!(replayed.plugin.starts_with("replay ("), "{}", replayed.plugin);
 
-    let miss = replaying.complete("anthropic", &request("claude-sonnet-4-5", "plan task z"), "key").await.unwrap_err();
+    let miss = replaying.complete("anthropic", &request("claude-sonnet-4-5", "plan task z")).await.unwrap_err();
     assert_eq!(miss.kind, ErrorKind::Fatal);
     let fp = fingerprint(&request("claude-sonnet-4-5", "plan task z"));
     assert!(miss.message.contains(&fp) && miss.message.contains("--record"), "{}", miss.message);
@@ -129,8 +124,8 @@ async fn recorded_replies_replay_without_calling_the_provider() {
 
     // Recording again appends only what is new.
     let again = offline(ReplayMode::Record, &path, &[]);
-    again.complete("anthropic", &request("claude-sonnet-4-5", "plan task a"), "key").await.unwrap();
-    again.complete("anthropic", &request("claude-sonnet-4-5", "plan task c"), "key").await.unwrap();
+    again.complete("anthropic", &request("claude-sonnet-4-5", "plan task a")).await.unwrap();
+    again.complete("anthropic", &request("claude-sonnet-4-5", "plan task c")).await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
 }
 
@@ -138,23 +133,20 @@ async fn recorded_replies_replay_without_calling_the_provider() {
 async fn auto_mode_replays_only_providers_without_a_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.jsonl");
-    offline(ReplayMode::Record, &path, &[])
-        .complete("gemini", &request("gemini-2.5-flash", "hi"), "key")
-        .await
-        .unwrap();
+    offline(ReplayMode::Record, &path, &[]).complete("gemini", &request("gemini-2.5-flash", "hi")).await.unwrap();
 
     let auto = offline(ReplayMode::Auto, &path, &[("gemini", "GEMINI_API_KEY")]);
     assert_eq!(
         auto.describe().as_deref(),
         Some(format!("offline: gemini (GEMINI_API_KEY is not set) served from {}", path.display()).as_str())
     );
-    auto.complete("gemini", &request("gemini-2.5-flash", "hi"), "key").await.unwrap();
+    auto.complete("gemini", &request("gemini-2.5-flash", "hi")).await.unwrap();
     assert_eq!(calls(&auto), 0);
-    auto.complete("anthropic", &request("claude-sonnet-4-5", "hi"), "key").await.unwrap();
+    auto.complete("anthropic", &request("claude-sonnet-4-5", "hi")).await.unwrap();
     assert_eq!(calls(&auto), 1, "a provider with its key is called");
 
     let nowhere = offline(ReplayMode::Auto, &dir.path().join("missing.jsonl"), &[("gemini", "GEMINI_API_KEY")]);
-    let err = nowhere.complete("gemini", &request("gemini-2.5-flash", "hi"), "key").await.unwrap_err();
+    let err = nowhere.complete("gemini", &request("gemini-2.5-flash", "hi")).await.unwrap_err();
     assert!(err.message.contains("GEMINI_API_KEY is not set") && err.message.contains("no cassette"), "{err}");
     assert_eq!(nowhere.describe(), None);
     assert_eq!(offline(ReplayMode::Live, &path, &[("gemini", "GEMINI_API_KEY")]).describe(), None);

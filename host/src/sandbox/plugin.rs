@@ -166,15 +166,12 @@ impl LoadedPlugin {
         self.prepared.accepted(accept::decision(decision))
     }
 
-    /// Calls an LLM: one call on a fresh instance, which reads
-    /// `idempotency_key` (if any) as config key `orch.idempotency-key`.
-    pub async fn complete(
-        &self,
-        request: &CompletionRequest,
-        idempotency_key: Option<&str>,
-    ) -> Result<Completion, SandboxError> {
+    /// Calls an LLM: one call on a fresh instance, which may also read the
+    /// request's idempotency key (if any) as config key
+    /// `orch.idempotency-key`, as plugins built for contract 0.1 do.
+    pub async fn complete(&self, request: &CompletionRequest) -> Result<Completion, SandboxError> {
         let mut instance = self.instantiate().await?;
-        instance.store.data_mut().idempotency_key = idempotency_key.map(str::to_owned);
+        instance.store.data_mut().idempotency_key = request.idempotency_key.clone();
         let completion = instance.complete(request).await?;
         self.prepared.accepted(accept::completion(completion))
     }

@@ -117,13 +117,8 @@ impl Plugins for Fake {
         })
     }
 
-    async fn complete(
-        &self,
-        provider: &str,
-        request: &CompletionRequest,
-        key: &str,
-    ) -> Result<Served<Completion>, CallError> {
-        self.keys.lock().unwrap().push(key.to_owned());
+    async fn complete(&self, provider: &str, request: &CompletionRequest) -> Result<Served<Completion>, CallError> {
+        self.keys.lock().unwrap().push(request.idempotency_key.clone().expect("the engine sets the key"));
         let n = self.begin_call().await;
         let live = self.live.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_live.fetch_max(live, Ordering::SeqCst);
